@@ -1,0 +1,39 @@
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+BACKENDS := tensorflow jax torch
+PYTEST_ARGS ?=
+
+.PHONY: install test test-tensorflow test-jax test-torch demo clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements-dev.txt
+	# torch first, pinned: a bare `torch` requirement can pull a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip check
+	touch $@
+
+install: $(VENV)/.installed
+
+# One pytest process per backend: Keras picks its backend once per process.
+test: install
+	@set -e; for b in $(BACKENDS); do \
+	  echo "=== KERAS_BACKEND=$$b ==="; \
+	  start=$$(date +%s); \
+	  KERAS_BACKEND=$$b $(BIN)/python -m pytest -q $(PYTEST_ARGS); \
+	  echo "=== $$b: $$(( $$(date +%s) - start )) s ==="; \
+	done
+
+test-%: install
+	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/keras-lerac compare
+
+clean:
+	rm -rf $(VENV) *.egg-info lerac-results

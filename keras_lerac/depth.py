@@ -1,0 +1,277 @@
+"""Depth discovery: which depth bucket each trainable variable belongs to.
+
+A layer's depth is the longest path from any model input in the layer graph, so a skip
+connection never makes a layer shallower and parallel branches share a level. Nested
+functional and Sequential models are expanded into their layers; a layer used twice
+takes the depth of its use nearest the input; layers without trainable variables do not
+use a bucket. Subclassed models have no graph to read: their layers are taken in
+tracking order, with a warning.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any, Sequence
+
+import keras
+
+__all__ = ["depth_buckets", "layer_depths", "group_levels", "resolve_bucket_specs"]
+
+
+def _is_functional(model: Any) -> bool:
+    return isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth") and not isinstance(
+        model, keras.Sequential
+    )
+
+
+def _is_graph_model(layer: Any) -> bool:
+    return isinstance(layer, keras.Sequential) or _is_functional(layer)
+
+
+def _merge(depths: dict, layer: Any, depth: int) -> None:
+    key = id(layer)
+    if key not in depths or depth < depths[key][1]:
+        depths[key] = (layer, depth)
+
+
+def _expand(layer: Any, offset: int, depths: dict) -> int:
+    """Records the depth of `layer` (or of its inner layers) after `offset`.
+
+    Returns the depth of the layer's output: `offset + 1` for a plain layer,
+    `offset + (the nested graph's depth)` for a nested model.
+    """
+    if _is_graph_model(layer):
+        inner, out = _graph_depths(layer)
+        for sub, d in inner.values():
+            _merge(depths, sub, offset + d)
+        return offset + out
+    _merge(depths, layer, offset + 1)
+    return offset + 1
+
+
+def _graph_depths(model: Any) -> tuple[dict, int]:
+    """`({id: (layer, depth)}, output depth)` for one Sequential or functional model."""
+    depths: dict = {}
+    if isinstance(model, keras.Sequential):
+        current = 0
+        for layer in model.layers:
+            current = _expand(layer, current, depths)
+        return depths, current
+    # Keras numbers node depth from the outputs; walk from the deepest (the inputs) up.
+    node_depth: dict[int, int] = {}
+    out = 0
+    for keras_depth in sorted(model._nodes_by_depth, reverse=True):
+        for node in model._nodes_by_depth[keras_depth]:
+            op = node.operation
+            parents = [node_depth.get(id(p), 0) for p in node.parent_nodes]
+            start = max(parents) if parents else 0
+            if isinstance(op, keras.layers.InputLayer) or node.is_input:
+                end = 0
+            else:
+                end = _expand(op, start, depths)
+            node_depth[id(node)] = end
+            out = max(out, end)
+    return depths, out
+
+
+def _tracking_depths(model: Any) -> dict:
+    warnings.warn(
+        f"{type(model).__name__} is a subclassed model: it has no layer graph, so "
+        "keras_lerac orders its layers by tracking order (the order they were assigned "
+        "in __init__). If that is not input-to-output order, pass the buckets yourself: "
+        "LeRaC(..., buckets=[[layer_a], [layer_b, layer_c], ...]) or regular "
+        "expressions on variable.path.",
+        stacklevel=3,
+    )
+    depths: dict = {}
+    current = 0
+    for layer in model.layers:
+        current = _expand(layer, current, depths)
+    return depths
+
+
+def layer_depths(model: keras.Model) -> list[tuple[keras.layers.Layer, int]]:
+    """The layers that hold trainable variables, with their depth from the input.
+
+    Args:
+        model: A built Keras model (functional, Sequential or subclassed).
+
+    Returns:
+        `(layer, depth)` pairs sorted by depth (1 = right after the input), ties in the
+        model's layer order. Nested models are expanded into their layers.
+    """
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built: build it first (call it on data, "
+            "give it an Input, or call model.build(input_shape))."
+        )
+    if _is_graph_model(model):
+        depths, _ = _graph_depths(model)
+    else:
+        depths = _tracking_depths(model)
+    order = {id(layer): i for i, layer in enumerate(model._flatten_layers(include_self=False))}
+    pairs = [(layer, d) for layer, d in depths.values() if layer.trainable_variables]
+    pairs.sort(key=lambda p: (p[1], order.get(id(p[0]), len(order))))
+    return pairs
+
+
+def group_levels(num_levels: int, num_buckets: int | None) -> list[int]:
+    """Bucket index of each of `num_levels` consecutive depth levels.
+
+    `None` keeps one bucket per level; a number groups consecutive levels into that
+    many buckets of near-equal size (the first buckets take the extra levels).
+    """
+    if num_buckets is None:
+        return list(range(num_levels))
+    if num_buckets > num_levels:
+        raise ValueError(
+            f"`num_buckets`={num_buckets} is more than the {num_levels} depth levels "
+            f"that hold trainable variables. Use num_buckets <= {num_levels} (or None "
+            "for one bucket per level)."
+        )
+    return [level * num_buckets // num_levels for level in range(num_levels)]
+
+
+def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[list[keras.Variable]]:
+    """The model's trainable variables cut into depth buckets, nearest the input first.
+
+    Args:
+        model: A built Keras model.
+        num_buckets: `None` for one bucket per depth level that holds trainable
+            variables, or a number (>= 1) of buckets made of consecutive levels.
+
+    Returns:
+        A list of buckets, each a list of variables; every trainable variable of the
+        model is in exactly one bucket.
+
+    Example:
+
+    ```python
+    inputs = keras.Input((8,))
+    x = keras.layers.Dense(16, activation="relu")(inputs)
+    outputs = keras.layers.Dense(3)(x)
+    model = keras.Model(inputs, outputs)
+    buckets = keras_lerac.depth_buckets(model)  # [[kernel, bias], [kernel, bias]]
+    opt = keras_lerac.LeRaC(keras.optimizers.Adam(1e-3), min_learning_rate=1e-7,
+                            curriculum_steps=500, buckets=buckets)
+    ```
+    """
+    check_num_buckets(num_buckets)
+    pairs = layer_depths(model)
+    trainable = model.trainable_variables
+    if not trainable:
+        raise ValueError(f"Model {model.name!r} has no trainable variables: nothing to train.")
+    levels = sorted({d for _, d in pairs})
+    level_of = {d: i for i, d in enumerate(levels)}
+    bucket_of_level = group_levels(len(levels), num_buckets)
+    bucket_of_var: dict[int, int] = {}
+    for layer, d in pairs:
+        for v in layer.trainable_variables:
+            bucket_of_var.setdefault(id(v), bucket_of_level[level_of[d]])
+    missing = [v.path for v in trainable if id(v) not in bucket_of_var]
+    if missing:
+        raise ValueError(
+            f"These trainable variables of {model.name!r} belong to no layer in the "
+            f"model's graph, so they have no depth: {missing}. Pass the buckets "
+            "explicitly: LeRaC(..., buckets=[...])."
+        )
+    buckets: list[list] = [[] for _ in range(max(bucket_of_level) + 1)]
+    for v in trainable:
+        buckets[bucket_of_var[id(v)]].append(v)
+    return buckets
+
+
+def check_num_buckets(num_buckets: Any) -> None:
+    if num_buckets is None:
+        return
+    if isinstance(num_buckets, bool) or not isinstance(num_buckets, int):
+        raise TypeError(f"`num_buckets` must be an int >= 1 or None. Received: {num_buckets!r}")
+    if num_buckets < 1:
+        raise ValueError(f"`num_buckets` must be >= 1 (or None). Received: num_buckets={num_buckets}")
+
+
+def path_groups(variables: Sequence[Any]) -> list[int]:
+    """Level of each variable when no model is at hand: consecutive runs of variables
+    whose `path` shares its first component (the top-level layer) form one level, in
+    the given (layer) order."""
+    levels: list[int] = []
+    previous, level = None, -1
+    for v in variables:
+        head = v.path.split("/")[0]
+        if head != previous:
+            level, previous = level + 1, head
+        levels.append(level)
+    return levels
+
+
+def resolve_bucket_specs(specs: Sequence[Sequence[Any]], variables: Sequence[Any]) -> list[int]:
+    """Bucket index of each variable from explicit bucket specs.
+
+    Args:
+        specs: A list of buckets; each a list of layers, variables, or regular
+            expressions matched (`re.fullmatch`) against `variable.path`.
+        variables: The optimizer's trainable variables.
+
+    Returns:
+        One bucket index per variable.
+    """
+    if not isinstance(specs, (list, tuple)) or not specs:
+        raise ValueError(f"`buckets` must be a non-empty list of buckets. Received: {specs!r}")
+    owner: dict[int, int] = {}
+    patterns: list[tuple[re.Pattern, int]] = []
+    for j, bucket in enumerate(specs):
+        if not isinstance(bucket, (list, tuple)):
+            bucket = [bucket]
+        if not bucket:
+            raise ValueError(f"`buckets[{j}]` is empty: every bucket needs a layer, variable or pattern.")
+        for item in bucket:
+            if isinstance(item, str):
+                patterns.append((re.compile(item), j))
+                continue
+            if isinstance(item, keras.layers.Layer):
+                members = item.trainable_variables
+            elif isinstance(item, keras.Variable) or hasattr(item, "path"):
+                members = [item]
+            else:
+                raise TypeError(
+                    f"`buckets[{j}]` holds {item!r}: each bucket item must be a Layer, a "
+                    "Variable or a regular expression string."
+                )
+            for v in members:
+                if id(v) in owner and owner[id(v)] != j:
+                    raise ValueError(
+                        f"Variable {v.path!r} is in `buckets[{owner[id(v)]}]` and "
+                        f"`buckets[{j}]`: each variable must be in exactly one bucket."
+                    )
+                owner[id(v)] = j
+    known = {id(v) for v in variables}
+    stray = [p for p in owner if p not in known]
+    if stray:
+        raise ValueError(
+            f"`buckets` name {len(stray)} variable(s) that are not among the trainable "
+            "variables the optimizer was built with."
+        )
+    assignment = []
+    for v in variables:
+        hits = {owner[id(v)]} if id(v) in owner else set()
+        hits |= {j for pattern, j in patterns if pattern.fullmatch(v.path)}
+        if not hits:
+            raise ValueError(
+                f"Variable {v.path!r} is in no bucket. Every trainable variable must be in "
+                "exactly one of `buckets` (as its layer, itself, or a pattern that "
+                "fullmatches its path)."
+            )
+        if len(hits) > 1:
+            raise ValueError(
+                f"Variable {v.path!r} is in buckets {sorted(hits)}: each variable must be "
+                "in exactly one bucket."
+            )
+        assignment.append(hits.pop())
+    used = set(assignment)
+    empty = [j for j in range(len(specs)) if j not in used]
+    if empty:
+        raise ValueError(f"`buckets` {empty} match no trainable variable.")
+    return assignment

@@ -1,0 +1,34 @@
+"""Shared test set-up: one Keras backend per pytest process (KERAS_BACKEND)."""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_keras_state():
+    """Each test starts from the same seed, float32 policy and fresh names."""
+    keras.utils.clear_session()
+    keras.mixed_precision.set_global_policy("float32")
+    keras.utils.set_random_seed(0)
+    yield
+    keras.mixed_precision.set_global_policy("float32")
+
+
+def only_backends(*names):
+    """Skip marker for behaviour that is backend-specific by nature."""
+    return pytest.mark.skipif(
+        BACKEND not in names, reason=f"needs backend in {names}, have {BACKEND}"
+    )
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
