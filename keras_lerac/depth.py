@@ -194,13 +194,21 @@ def check_num_buckets(num_buckets: Any) -> None:
 
 
 def path_groups(variables: Sequence[Any]) -> list[int]:
-    """Level of each variable when no model is at hand: consecutive runs of variables
-    whose `path` shares its first component (the top-level layer) form one level, in
-    the given (layer) order."""
+    """Level of each variable when no model is at hand.
+
+    Consecutive runs of variables that share their top-level layer form one level, in
+    the given (layer) order. The top-level layer is the first component of
+    `variable.path` after the prefix all paths share (a Sequential model puts its own
+    name first), keeping at least one layer component.
+    """
+    parts = [v.path.split("/") for v in variables]
+    shared = 0
+    while all(len(p) > shared + 2 for p in parts) and len({p[shared] for p in parts}) == 1:
+        shared += 1
     levels: list[int] = []
     previous, level = None, -1
-    for v in variables:
-        head = v.path.split("/")[0]
+    for p in parts:
+        head = p[shared] if len(p) > 1 else p[0]
         if head != previous:
             level, previous = level + 1, head
         levels.append(level)

@@ -441,9 +441,11 @@ class LeRaC(keras.optimizers.Optimizer):
         for inner, rate, (bucket_grads, bucket_vars) in zip(self._optimizers, rates, groups):
             # A bucket whose gradients were all None was filtered out upstream: skip it.
             # Its schedule reads the shared step counter, so it stays in step.
-            if bucket_vars:
+            if not bucket_vars:
+                continue
+            if inner.weight_decay is not None and any(map(inner._use_weight_decay, bucket_vars)):
                 inner._apply_weight_decay(bucket_vars)
-                inner._backend_update_step(bucket_grads, bucket_vars, rate)
+            inner._backend_update_step(bucket_grads, bucket_vars, rate)
 
     # ------------------------------------------------------------------ saving
     def save_own_variables(self, store):

@@ -1,0 +1,92 @@
+"""The curriculum formulas, against the paper's equations written out by hand."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lerac import CurriculumSchedule, schedules
+
+
+def paper_exponential(eta_j0, eta_0, t, k):
+    """The paper's equation with c = 10, exactly as printed."""
+    if t >= k:
+        return eta_0
+    c = 10.0
+    return eta_j0 * c ** ((t / k) * (math.log10(eta_0) - math.log10(eta_j0)))
+
+
+@pytest.mark.parametrize("t", [0, 1, 7, 50, 99, 100, 150])
+def test_exponential_matches_paper(t):
+    s = CurriculumSchedule(0.1, start_ratio=1e-5, curriculum_steps=100)
+    assert float(s(t)) == pytest.approx(paper_exponential(1e-6, 0.1, t, 100), rel=1e-5)
+
+
+@pytest.mark.parametrize("t", [0, 25, 50, 100, 101])
+def test_linear_rise(t):
+    s = CurriculumSchedule(0.1, start_ratio=1e-3, curriculum_steps=100, schedule="linear")
+    eta_j0 = 1e-4
+    expected = 0.1 if t >= 100 else eta_j0 + (0.1 - eta_j0) * t / 100
+    assert float(s(t)) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("t", [0, 9, 10, 25, 39, 40, 59, 60])
+def test_stepwise_is_official_rule(t):
+    # Official code: rate *= 10 at every update point while below the base rate.
+    s = CurriculumSchedule(0.1, start_ratio=1e-5, curriculum_steps=60, schedule="stepwise", update_every=10)
+    expected = 0.1 if t >= 60 else min(0.1, 1e-6 * 10 ** (t // 10))
+    assert float(s(t)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_base_schedule_keeps_running_underneath():
+    base = keras.optimizers.schedules.CosineDecay(0.1, decay_steps=200)
+    s = CurriculumSchedule(base, start_ratio=1e-4, curriculum_steps=100)
+    for t in (0, 30, 100, 180):
+        m = 1e-4 ** (1 - min(t / 100, 1))
+        assert float(s(t)) == pytest.approx(float(base(t)) * m, rel=1e-5)
+
+
+def test_zero_curriculum_steps_is_conventional():
+    s = CurriculumSchedule(0.1, start_ratio=1e-6, curriculum_steps=0)
+    assert float(s(0)) == pytest.approx(0.1)
+
+
+def test_start_ratios_are_log_uniform():
+    ratios = schedules.start_ratios(5, 0.1, 1e-5)
+    assert ratios[0] == 1.0
+    assert ratios[-1] == pytest.approx(1e-4)
+    assert np.allclose(np.diff(np.log(ratios)), math.log(1e-4) / 4)
+    assert schedules.start_ratios(1, 0.1, 1e-5) == [1.0]
+
+
+def test_host_and_device_formula_agree():
+    ratios = np.array(schedules.start_ratios(4, 0.1, 1e-6))
+    for kind in schedules.SCHEDULES:
+        for t in (0, 13, 50, 99, 100, 1000):
+            host = schedules.curriculum_multiplier(float(t), ratios, 100, kind, 10.0, 20, xp=np)
+            device = schedules.curriculum_multiplier(
+                keras.ops.cast(t, "float32"), keras.ops.convert_to_tensor(ratios.astype("float32")),
+                100, kind, 10.0, 20,
+            )
+            np.testing.assert_allclose(keras.ops.convert_to_numpy(device), host, rtol=2e-5)
+
+
+def test_schedule_serializes():
+    base = keras.optimizers.schedules.PiecewiseConstantDecay([10], [0.1, 0.01])
+    s = CurriculumSchedule(base, 1e-3, 50, "stepwise", 10.0, 5)
+    restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
+    assert isinstance(restored, CurriculumSchedule)
+    for t in (0, 7, 49, 60):
+        assert float(restored(t)) == pytest.approx(float(s(t)))
+
+
+def test_unknown_schedule_is_rejected():
+    with pytest.raises(ValueError, match="schedule"):
+        CurriculumSchedule(0.1, 1e-3, 10, schedule="cosine")
+
+
+def test_default_update_every_reaches_base_at_k():
+    # lowest ratio 1e-5 needs 5 x10 updates: every K // 5 iterations.
+    assert schedules.default_update_every(100, 1e-5, 10.0) == 20
+    assert schedules.default_update_every(3, 1e-5, 10.0) == 1
