@@ -331,9 +331,9 @@ class LeRaC(keras.optimizers.Optimizer):
         ]
         super().build(var_list)
 
-    def _require_built(self, what: str) -> None:
+    def _require_built(self, what: str, error: type = ValueError) -> None:
         if not self.built:
-            raise ValueError(
+            raise error(
                 f"`{what}` needs the buckets: build the optimizer first, e.g. "
                 "`opt.build(model.trainable_variables)` (model.fit builds it too)."
             )
@@ -342,13 +342,14 @@ class LeRaC(keras.optimizers.Optimizer):
     @property
     def optimizers(self) -> list:
         """The inner optimizers, one per bucket, index 0 nearest the input."""
-        self._require_built("optimizers")
+        # AttributeError, so that `hasattr(opt, "optimizers")` (Keras' callbacks) is False.
+        self._require_built("optimizers", AttributeError)
         return list(self._optimizers)
 
     @property
     def buckets(self) -> list[list]:
         """The variables of each bucket, index 0 nearest the input."""
-        self._require_built("buckets")
+        self._require_built("buckets", AttributeError)
         return [list(inner._trainable_variables) for inner in self._optimizers]
 
     @property
