@@ -46,7 +46,8 @@ def _expand(layer: Any, offset: int, depths: dict) -> int:
         for sub, d in inner.values():
             _merge(depths, sub, offset + d)
         return offset + out
-    _merge(depths, layer, offset + 1)
+    if isinstance(layer, keras.layers.Layer):  # not a bare op such as GetItem
+        _merge(depths, layer, offset + 1)
     return offset + 1
 
 
