@@ -293,3 +293,23 @@ def test_fit_trains_and_lowers_loss():
     model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(x, y, batch_size=32, epochs=6, verbose=0)
     assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]
+
+
+def test_gradient_accumulation_on_the_wrapper():
+    variables = three_variables()
+    opt = make_apply_opt(variables, curriculum_steps=0, gradient_accumulation_steps=2)
+    ones = [keras.ops.ones((2,))] * 3
+    opt.apply(ones, variables)
+    assert np.all(keras.ops.convert_to_numpy(variables[0]) == 0)  # accumulated, not applied
+    opt.apply(ones, variables)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variables[2]), -0.1, rtol=1e-5)
+
+
+def test_ema_on_the_wrapper():
+    variables = three_variables()
+    opt = make_apply_opt(variables, curriculum_steps=0, use_ema=True, ema_momentum=0.5)
+    for _ in range(2):
+        opt.apply([keras.ops.ones((2,))] * 3, variables)
+    opt.finalize_variable_values(variables)
+    # EMA with momentum 0.5 of the values -0.1 (first step: copied) and -0.2.
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variables[0]), -0.15, rtol=1e-5)
