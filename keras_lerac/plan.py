@@ -1,0 +1,240 @@
+"""The curriculum plan: one row per LeRaC bucket, available before training."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_lerac.callbacks import find_lerac
+from keras_lerac.optimizer import LeRaC
+
+__all__ = ["plan", "plan_rows"]
+
+# A bucket has reached the base rate once its rate is within this relative tolerance.
+REACH_TOLERANCE = 1e-6
+
+
+def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
+    if optimizer is None and model is not None:
+        optimizer = getattr(model, "optimizer", None)
+    opt = find_lerac(optimizer)
+    if opt.built:
+        return opt
+    if model is None:
+        raise ValueError(
+            "The LeRaC optimizer is not built and no model was given: pass the model "
+            "(plan(model, optimizer)) or build the optimizer first "
+            "(`opt.build(model.trainable_variables)`)."
+        )
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built, so its variables do not exist yet: build it "
+            "first (give it a keras.Input, call it on data, or call model.build(input_shape))."
+        )
+    opt.build(model.trainable_variables)
+    return opt
+
+
+def _base_at(opt: LeRaC, step: int) -> float:
+    base = opt.base_learning_rate
+    if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
+        return float(ops.convert_to_numpy(base(step)))
+    return float(base)
+
+
+def _reach_step(opt: LeRaC, bucket: int) -> int:
+    """First iteration where the bucket's rate is >= base * (1 - 1e-6).
+
+    The curriculum multiplier never decreases, so a binary search over `[0, K]` on the
+    host schedule finds it (every bucket has reached the base rate at `K`).
+    """
+
+    def reached(step: int) -> bool:
+        rate = opt.learning_rates_at(step)[bucket]
+        return rate >= _base_at(opt, step) * (1 - REACH_TOLERANCE)
+
+    low, high = 0, opt.curriculum_steps
+    if reached(low):
+        return 0
+    while high - low > 1:
+        mid = (low + high) // 2
+        if reached(mid):
+            high = mid
+        else:
+            low = mid
+    return high
+
+
+def _layer_names(model: keras.Model | None, variables: list) -> dict[int, str]:
+    """Variable id -> name of the layer that owns it."""
+    names: dict[int, str] = {}
+    if model is not None:
+        try:
+            from keras_lerac.depth import layer_depths
+
+            layers = [layer for layer, _ in layer_depths(model)]
+        except Exception:  # subclassed / odd models: fall back to the tracked layers
+            layers = list(model._flatten_layers(include_self=False))
+        for layer in layers:
+            for v in layer.trainable_variables:
+                names.setdefault(id(v), layer.name)
+    for v in variables:
+        if id(v) not in names:
+            path = getattr(v, "path", v.name)
+            names[id(v)] = path.rsplit("/", 1)[0] if "/" in path else path
+    return names
+
+
+def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
+    """The curriculum plan as data: one dict per bucket, bucket 0 nearest the input.
+
+    Args:
+        model: The model being trained, or `None` when `optimizer` is built (layer
+            names then come from the variable paths).
+        optimizer: A `LeRaC` optimizer, or a `LossScaleOptimizer` around one (or `None`
+            to use `model.optimizer`). It is built on `model.trainable_variables` if it
+            is not built yet.
+
+    Returns:
+        A list of dicts with keys `bucket` (int), `layers` (layer names, in order),
+        `variables` (variable paths), `params` (int), `start_ratio`, `start_rate`
+        (`learning_rates_at(0)`), `mid_step` (`K // 2`), `mid_rate`
+        (`learning_rates_at(K // 2)`), `end_rate` (`learning_rates_at(K)`) and
+        `reach_step` (first iteration where the rate is within 1e-6 of the base rate).
+
+    Example:
+
+    ```python
+    rows = keras_lerac.plan_rows(model, opt)
+    rows[-1]["start_rate"]   # == opt.learning_rates_at(0)[-1]
+    ```
+    """
+    opt = _prepare(model, optimizer)
+    buckets = opt.buckets
+    k = opt.curriculum_steps
+    mid = k // 2
+    start, middle, end = opt.learning_rates_at(0), opt.learning_rates_at(mid), opt.learning_rates_at(k)
+    ratios = opt.start_ratios
+    names = _layer_names(model, [v for bucket in buckets for v in bucket])
+    rows = []
+    for j, variables in enumerate(buckets):
+        layers: list[str] = []
+        for v in variables:
+            if names[id(v)] not in layers:
+                layers.append(names[id(v)])
+        rows.append(
+            {
+                "bucket": j,
+                "layers": layers,
+                "variables": [getattr(v, "path", v.name) for v in variables],
+                "params": int(sum(int(np.prod(v.shape)) for v in variables)),
+                "start_ratio": float(ratios[j]),
+                "start_rate": start[j],
+                "mid_step": mid,
+                "mid_rate": middle[j],
+                "end_rate": end[j],
+                "reach_step": _reach_step(opt, j),
+            }
+        )
+    return rows
+
+
+def _abbreviate(names: list[str], width: int) -> str:
+    text = ", ".join(names)
+    if len(text) <= width:
+        return text
+    shown: list[str] = []
+    for name in names:
+        rest = len(names) - len(shown) - 1
+        candidate = ", ".join(shown + [name]) + (f", ... (+{rest})" if rest else "")
+        if len(candidate) > width:
+            break
+        shown.append(name)
+    if not shown:
+        first = names[0]
+        more = f" (+{len(names) - 1})" if len(names) > 1 else ""
+        return first[: max(1, width - len(more) - 3)] + "..." + more
+    return ", ".join(shown) + f", ... (+{len(names) - len(shown)})"
+
+
+def _describe_base(opt: LeRaC) -> str:
+    base = opt.base_learning_rate
+    if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
+        return f"{type(base).__name__} (starts at {_base_at(opt, 0):.4g})"
+    return f"{float(base):.4g}"
+
+
+def plan(model: keras.Model | None, optimizer: Any = None, print_fn: Callable[[str], Any] | None = None) -> str:
+    """Prints the curriculum plan, like `model.summary()`: one row per bucket.
+
+    Each row shows the bucket index (0 nearest the input), its layers (abbreviated when
+    many), its parameter count, its start rate, its rate at iteration `K // 2`, and the
+    iteration where it reaches the base rate. Works before training: an unbuilt
+    optimizer is built on `model.trainable_variables`.
+
+    Args:
+        model: The (built) model, or `None` if the optimizer is built.
+        optimizer: A `LeRaC` optimizer (or a `LossScaleOptimizer` around one); `None`
+            uses `model.optimizer`.
+        print_fn: Called with the table. Defaults to `print`.
+
+    Returns:
+        The table as a string.
+
+    Example:
+
+    ```python
+    opt = keras_lerac.LeRaC(keras.optimizers.SGD(0.1, momentum=0.9),
+                            min_learning_rate=1e-6, curriculum_steps=500, model=model)
+    keras_lerac.plan(model, opt)     # or opt.summary(model)
+    ```
+    """
+    rows = plan_rows(model, optimizer)
+    opt = _prepare(model, optimizer if optimizer is not None else getattr(model, "optimizer", None))
+    k = opt.curriculum_steps
+    mid = k // 2
+    inner = type(opt.optimizers[0]).__name__
+    title = f"LeRaC curriculum plan{f' for {model.name!r}' if model is not None else ''}"
+    info = (
+        f"schedule={opt.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
+        f"buckets={len(rows)}  inner optimizer={inner}"
+    )
+    headers = ["Bucket", "Layers", "Params", "Start rate", f"Rate at {mid}", "Reaches base at"]
+    layer_width = 44
+    cells = [
+        [
+            str(r["bucket"]),
+            _abbreviate(r["layers"], layer_width),
+            f"{r['params']:,}",
+            f"{r['start_rate']:.3e}",
+            f"{r['mid_rate']:.3e}",
+            str(r["reach_step"]),
+        ]
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    right = {0, 2, 3, 4, 5}
+
+    def line(values):
+        return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
+
+    total_width = max(len(line(headers)), len(info), len(title))
+    total_params = sum(r["params"] for r in rows)
+    out = [
+        title,
+        info,
+        "=" * total_width,
+        line(headers),
+        "-" * total_width,
+        *(line(c) for c in cells),
+        "=" * total_width,
+        f"Total trainable params: {total_params:,}",
+    ]
+    table = "\n".join(out)
+    (print_fn or print)(table)
+    return table

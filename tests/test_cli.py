@@ -1,0 +1,202 @@
+"""The `keras-lerac` command: end to end in a subprocess, errors in-process."""
+
+import json
+import os
+import runpy
+import subprocess
+import sys
+
+import pytest
+from conftest import BACKEND
+
+from keras_lerac import cli, models
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _env(**extra):
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def _has_cbs():
+    try:
+        import keras_lerac.cbs  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def test_model_registry_matches_cli_names():
+    assert tuple(sorted(models.MODELS)) == tuple(sorted(cli.MODEL_NAMES))
+    for name in cli.CONV_MODELS:
+        assert name in models.MODELS
+
+
+def test_compare_end_to_end(tmp_path):
+    out = tmp_path / "results"
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_lerac", "compare", "--epochs", "2", "--seeds", "1", "--limit", "64",
+         "--batch-size", "32", "--quiet", "--output", str(out), "--backend", BACKEND],
+        capture_output=True, text=True, env=_env(), timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    expected = ["conventional", "lerac"] + (["cbs"] if _has_cbs() else [])
+    results = json.loads((out / "results.json").read_text())
+    assert sorted(results["regimes"]) == sorted(expected)
+    for name in expected:
+        entry = results["regimes"][name]
+        assert len(entry["test_accuracy"]) == 1 and 0 <= entry["mean"] <= 1 and entry["std"] == 0
+        assert len(entry["wall_time_s"]) == 1 and entry["wall_time_s"][0] > 0
+        curves = entry["curves"][0]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert len(curves[key]) == 2
+        assert entry["test_accuracy"][0] == pytest.approx(curves["val_accuracy"][-1], abs=1e-6)
+    lerac_curves = results["regimes"]["lerac"]["curves"][0]
+    assert "lr_bucket_0" in lerac_curves and len(lerac_curves["lr_bucket_0"]) == 2
+    settings = results["settings"]
+    assert settings["backend"] == BACKEND and settings["epochs"] == 2 and settings["seeds"] == [0]
+    assert settings["train_examples"] == 64 and settings["test_examples"] == 450
+    assert settings["curriculum"]["curriculum_steps"] == 3 * 2  # 3 epochs of 2 steps
+    assert {"platform", "processor", "cpu_count", "keras"} <= set(settings["machine"])
+    for png in ("curriculum.png", "accuracy.png"):
+        data = (out / png).read_bytes()
+        assert data[:8] == PNG and len(data) > 5000
+    # The table is printed even with --quiet.
+    assert "Test accuracy" in proc.stdout
+    for name in expected:
+        assert any(line.startswith(name) for line in proc.stdout.splitlines())
+
+
+def _other_backend():
+    # The cheapest other backend to start, if installed.
+    for name in ("jax", "tensorflow", "torch"):
+        if name != BACKEND and __import__("importlib").util.find_spec(name) is not None:
+            return name
+    pytest.skip("no other backend installed")
+
+
+def test_backend_switch_reexecs_with_keras_backend():
+    other = _other_backend()
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_lerac", "plan", "--model", "digits_mlp", "--backend", other,
+         "--curriculum-steps", "10"],
+        capture_output=True, text=True, env=_env(), timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"Keras backend: {other}" in proc.stdout
+    assert "K=10 iterations" in proc.stdout
+
+
+def test_backend_switch_logic(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.os, "execve", lambda exe, argv, env: calls.append((exe, argv, env)))
+    monkeypatch.delenv(cli._REEXEC_ENV, raising=False)
+    cli._ensure_backend(BACKEND, ["plan"])
+    assert calls == []  # already on it: no re-exec
+    other = _other_backend()
+    cli._ensure_backend(other, ["plan", "--backend", other])
+    (exe, argv, env), = calls
+    assert exe == sys.executable and argv == [sys.executable, "-m", "keras_lerac", "plan", "--backend", other]
+    assert env["KERAS_BACKEND"] == other and env[cli._REEXEC_ENV] == other
+    monkeypatch.setenv(cli._REEXEC_ENV, other)  # a re-exec that still did not switch must not loop
+    with pytest.raises(cli.CLIError, match="could not switch"):
+        cli._ensure_backend(other, ["plan"])
+
+
+def test_plan_command_builtin_model(capsys):
+    assert cli.main(["plan", "--model", "digits_cnn", "--curriculum-steps", "20", "--backend", BACKEND]) == 0
+    out = capsys.readouterr().out
+    assert "LeRaC curriculum plan for 'digits_cnn'" in out and "K=20 iterations" in out
+    assert "block1_conv" in out and "logits" in out
+
+
+def test_plan_command_saved_file(tmp_path, capsys):
+    import keras
+
+    import keras_lerac
+
+    model = models.digits_mlp()
+    opt = keras_lerac.LeRaC(keras.optimizers.Adam(1e-3), min_learning_rate=1e-8, curriculum_steps=77, model=model)
+    model.compile(optimizer=opt, loss="mse")
+    opt.build(model.trainable_variables)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    assert cli.main(["plan", "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Using the LeRaC optimizer saved" in out and "K=77 iterations" in out and "Adam" in out
+    plain = models.digits_mlp()
+    plain.compile(optimizer=keras.optimizers.SGD(0.2), loss="mse")
+    plain_path = tmp_path / "plain.keras"
+    plain.save(plain_path)
+    assert cli.main(["plan", "--model", str(plain_path), "--curriculum-steps", "30"]) == 0
+    out = capsys.readouterr().out
+    assert "K=30 iterations" in out and "base rate=0.2" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["compare", "--backend", "theano"], "unknown backend 'theano'"),
+        (["compare", "--epochs", "0"], "--epochs must be >= 1"),
+        (["compare", "--seeds", "0"], "--seeds must be >= 1"),
+        (["compare", "--model", "vgg"], "unknown model 'vgg'"),
+        (["compare", "--data", "cifar10"], "unknown data 'cifar10'"),
+        (["compare", "--regimes", "lerac", "magic"], "unknown regime 'magic'"),
+        (["compare", "--model", "digits_mlp", "--regimes", "cbs"], "regime 'cbs' cannot run"),
+        (["compare", "--learning-rate", "-1"], "--learning-rate must be > 0"),
+        (["plan", "--model", "missing.keras"], "does not exist"),
+        (["plan", "--model", "resnet50"], "unknown model 'resnet50'"),
+    ],
+)
+def test_bad_arguments_one_line_exit_2(argv, message, capsys):
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-lerac: error: ") and message in lines[0]
+    assert captured.out == ""
+
+
+def test_unwritable_output_dir(tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    assert cli.main(["compare", "--output", str(blocker / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not writable" in err[0]
+
+
+def test_argparse_errors_one_line_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["compare", "--epochs", "many"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "expected an integer" in err[0]
+    with pytest.raises(SystemExit) as info:
+        cli.main(["frobnicate"])
+    assert info.value.code == 2
+
+
+def test_python_m_help(monkeypatch, capsys):
+    # `python -m keras_lerac --help` runs keras_lerac/__main__.py.
+    monkeypatch.setattr(sys, "argv", ["keras_lerac", "--help"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("keras_lerac", run_name="__main__")
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert "compare" in out and "plan" in out
+    monkeypatch.setattr(sys, "argv", ["keras_lerac", "compare", "--epochs", "0"])
+    with pytest.raises(SystemExit) as info:
+        runpy.run_module("keras_lerac", run_name="__main__")
+    assert info.value.code == 2
+
+
+def test_python_m_help_subprocess():
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_lerac", "compare", "--help"], capture_output=True, text=True, env=_env(),
+        timeout=300,
+    )
+    assert proc.returncode == 0
+    for flag in ("--backend", "--epochs", "--seeds", "--output", "--model", "--data", "--regimes", "--quiet"):
+        assert flag in proc.stdout
+    assert "--limit" not in proc.stdout  # hidden
