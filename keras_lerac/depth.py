@@ -92,6 +92,17 @@ def _tracking_depths(model: Any) -> dict:
     return depths
 
 
+def check_built(model: Any) -> None:
+    """Raises unless `model` is a built `keras.Model` (its variables exist)."""
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
+    if not model.built:
+        raise ValueError(
+            f"Model {model.name!r} is not built, so its variables do not exist yet: build it "
+            "first (give it a keras.Input, call it on data, or call model.build(input_shape))."
+        )
+
+
 def layer_depths(model: keras.Model) -> list[tuple[keras.layers.Layer, int]]:
     """The layers that hold trainable variables, with their depth from the input.
 
@@ -102,13 +113,7 @@ def layer_depths(model: keras.Model) -> list[tuple[keras.layers.Layer, int]]:
         `(layer, depth)` pairs sorted by depth (1 = right after the input), ties in the
         model's layer order. Nested models are expanded into their layers.
     """
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
-    if not model.built:
-        raise ValueError(
-            f"Model {model.name!r} is not built: build it first (call it on data, "
-            "give it an Input, or call model.build(input_shape))."
-        )
+    check_built(model)
     if _is_graph_model(model):
         depths, _ = _graph_depths(model)
     else:

@@ -9,6 +9,7 @@ import numpy as np
 from keras import ops
 
 from keras_lerac.callbacks import find_lerac
+from keras_lerac.depth import check_built
 from keras_lerac.optimizer import LeRaC
 
 __all__ = ["plan", "plan_rows"]
@@ -29,13 +30,7 @@ def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
             "(plan(model, optimizer)) or build the optimizer first "
             "(`opt.build(model.trainable_variables)`)."
         )
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
-    if not model.built:
-        raise ValueError(
-            f"Model {model.name!r} is not built, so its variables do not exist yet: build it "
-            "first (give it a keras.Input, call it on data, or call model.build(input_shape))."
-        )
+    check_built(model)
     opt.build(model.trainable_variables)
     return opt
 
