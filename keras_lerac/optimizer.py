@@ -13,7 +13,7 @@ import numpy as np
 from keras import ops
 from keras.src.utils import tracking
 
-from keras_lerac import depth, schedules
+from keras_lerac import depth, fused, schedules
 
 LRSchedule = keras.optimizers.schedules.LearningRateSchedule
 
@@ -233,6 +233,7 @@ class LeRaC(keras.optimizers.Optimizer):
         self._optimizers: list = []
         self._ratios: list[float] = []
         self._ratio_cache = None
+        self._fused_update = None
 
     def _check_rate(self, arg: str, rate: Any) -> None:
         if not isinstance(rate, numbers.Real) or not 0 < rate <= self._base_rate * (1 + 1e-6):
@@ -329,6 +330,8 @@ class LeRaC(keras.optimizers.Optimizer):
             self._make_bucket_optimizer(j, self._ratios[j], [v for v, b in zip(var_list, assignment) if b == j])
             for j in range(count)
         ]
+        # torch eager: one batched update over all buckets where Keras' math allows it.
+        self._fused_update = fused.fused_update(self._optimizers)
         super().build(var_list)
 
     def _require_built(self, what: str, error: type = ValueError) -> None:
@@ -423,30 +426,37 @@ class LeRaC(keras.optimizers.Optimizer):
             self._ratio_cache = ratios
         return ratios
 
-    def _bucket_rates(self, base_rate) -> list:
+    def _rate_vector(self, base_rate):
         """Every bucket's rate at the current iteration, as one vector op."""
         step = ops.cast(self._iterations, "float32")
         multipliers = schedules.curriculum_multiplier(
             step, self._ratio_tensor(), self.curriculum_steps, self.schedule, self.factor,
             self._update_every,
         )
-        return ops.unstack(ops.cast(base_rate, "float32") * multipliers, num=len(self._ratios))
+        return ops.cast(base_rate, "float32") * multipliers
+
+    def _bucket_rates(self, base_rate) -> list:
+        return ops.unstack(self._rate_vector(base_rate), num=len(self._ratios))
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        rates = self._bucket_rates(learning_rate)
         groups = [([], []) for _ in self._optimizers]
         for grad, variable in zip(grads, trainable_variables):
             bucket_grads, bucket_vars = groups[self._bucket_of[self._var_key(variable)]]
             bucket_grads.append(grad)
             bucket_vars.append(variable)
-        for inner, rate, (bucket_grads, bucket_vars) in zip(self._optimizers, rates, groups):
-            # A bucket whose gradients were all None was filtered out upstream: skip it.
-            # Its schedule reads the shared step counter, so it stays in step.
-            if not bucket_vars:
-                continue
+        # A bucket whose gradients were all None was filtered out upstream: its group is
+        # empty and it is skipped. Its schedule reads the shared step counter, so it
+        # stays in step.
+        for inner, (_, bucket_vars) in zip(self._optimizers, groups):
             if inner.weight_decay is not None and any(map(inner._use_weight_decay, bucket_vars)):
                 inner._apply_weight_decay(bucket_vars)
-            inner._backend_update_step(bucket_grads, bucket_vars, rate)
+        if self._fused_update is not None:
+            self._fused_update(self._optimizers, groups, self._rate_vector(learning_rate))
+            return
+        rates = self._bucket_rates(learning_rate)
+        for inner, rate, (bucket_grads, bucket_vars) in zip(self._optimizers, rates, groups):
+            if bucket_vars:
+                inner._backend_update_step(bucket_grads, bucket_vars, rate)
 
     # ------------------------------------------------------------------ saving
     def save_own_variables(self, store):

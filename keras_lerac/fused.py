@@ -1,0 +1,99 @@
+"""Fused multi-bucket updates for the torch backend's eager mode.
+
+Keras' torch SGD and Adam update all their variables with a handful of batched
+`torch._foreach_*` calls. Called once per bucket, that fixed cost repeats per bucket:
+about 0.1-0.2 ms per bucket per step on a CPU, +16-23 % on a 24-layer MLP. The torch
+`_foreach` ops also accept a list of per-tensor factors, so the updates below run the
+same arithmetic as Keras' torch `SGD` and `Adam` over the variables of every bucket at
+once, each variable scaled by its own bucket's rate. The state still lives in the
+bucket optimizers (`opt.optimizers[j].variables`); only the dispatch is shared.
+
+TensorFlow and JAX compile the step (graph, XLA), where per-bucket dispatch costs
+nothing, and other optimizers use the per-bucket path: `fused_update` returns None.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import keras
+from keras import ops
+
+
+def fused_update(optimizers: Sequence[keras.optimizers.Optimizer]) -> Callable | None:
+    """The fused update for these bucket optimizers, or None where none applies."""
+    if keras.backend.backend() != "torch":
+        return None
+    from keras.src.backend.torch.optimizers import torch_adam, torch_sgd
+
+    kinds = {type(o) for o in optimizers}
+    if kinds == {torch_sgd.SGD}:
+        return _sgd
+    if kinds == {torch_adam.Adam} and not optimizers[0].amsgrad:
+        return _adam
+    return None
+
+
+def _gather(optimizers, groups, per_bucket, state_attrs):
+    """Flat lists over all buckets: grads, variables, each state list, and the
+    bucket's entry of `per_bucket` repeated for each of its variables."""
+    grads, variables, factors = [], [], []
+    states = [[] for _ in state_attrs]
+    for inner, factor, (bucket_grads, bucket_vars) in zip(optimizers, per_bucket, groups):
+        for grad, variable in zip(bucket_grads, bucket_vars):
+            index = inner._get_variable_index(variable)
+            grads.append(grad)
+            variables.append(variable.value)
+            factors.append(factor)
+            for state, attr in zip(states, state_attrs):
+                state.append(getattr(inner, attr)[index].value)
+    return grads, variables, factors, states
+
+
+def _sgd(optimizers, groups, rates):
+    import torch
+
+    first = optimizers[0]
+    with torch.no_grad():
+        neg_rates = torch.unbind(-rates)
+        attrs = ["momentums"] if first.momentum != 0 else []
+        grads, variables, neg_lrs, states = _gather(optimizers, groups, neg_rates, attrs)
+        steps = torch._foreach_mul(grads, neg_lrs)  # -lr_j * g
+        if first.momentum == 0:
+            torch._foreach_add_(variables, steps)
+            return
+        (bufs,) = states
+        torch._foreach_mul_(bufs, first.momentum)
+        torch._foreach_add_(bufs, steps)
+        if first.nesterov:
+            torch._foreach_add_(variables, steps)
+            torch._foreach_add_(variables, bufs, alpha=first.momentum)
+        else:
+            torch._foreach_add_(variables, bufs)
+
+
+def _adam(optimizers, groups, rates):
+    import torch
+
+    first = optimizers[0]
+    with torch.no_grad():
+        dtype = rates.dtype
+        local_step = ops.cast(first.iterations + 1, dtype)
+        beta_1_power = ops.power(ops.cast(first.beta_1, dtype), local_step)
+        beta_2_power = ops.power(ops.cast(first.beta_2, dtype), local_step)
+        alphas = torch.unbind(rates * (ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)))
+        grads, variables, alpha_list, (m_list, v_list) = _gather(
+            optimizers, groups, alphas, ["_momentums", "_velocities"]
+        )
+        torch._foreach_mul_(m_list, first.beta_1)
+        torch._foreach_add_(m_list, grads, alpha=1 - first.beta_1)
+        torch._foreach_mul_(v_list, first.beta_2)
+        torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - first.beta_2)
+        torch._foreach_add_(
+            variables,
+            torch._foreach_div(
+                torch._foreach_mul(m_list, alpha_list),
+                torch._foreach_add(torch._foreach_sqrt(v_list), first.epsilon),
+            ),
+            alpha=-1,
+        )
