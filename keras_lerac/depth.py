@@ -266,7 +266,8 @@ def resolve_bucket_specs(specs: Sequence[Sequence[Any]], variables: Sequence[Any
     if stray:
         raise ValueError(
             f"`buckets` name {len(stray)} variable(s) that are not among the trainable "
-            "variables the optimizer was built with."
+            "variables the optimizer was built with (frozen layers, or another model's "
+            "layers): list only the trainable layers of the model being trained."
         )
     assignment = []
     for v in variables:
@@ -287,5 +288,8 @@ def resolve_bucket_specs(specs: Sequence[Sequence[Any]], variables: Sequence[Any
     used = set(assignment)
     empty = [j for j in range(len(specs)) if j not in used]
     if empty:
-        raise ValueError(f"`buckets` {empty} match no trainable variable.")
+        raise ValueError(
+            f"`buckets` {empty} match no trainable variable: remove them, or fix their "
+            "patterns (each must fullmatch a `variable.path`)."
+        )
     return assignment

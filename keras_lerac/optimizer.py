@@ -310,7 +310,10 @@ class LeRaC(keras.optimizers.Optimizer):
         assignment = self._assign(var_list)
         count = max(assignment) + 1
         if sorted(set(assignment)) != list(range(count)):
-            raise ValueError(f"Bucket assignment {assignment} skips bucket indices.")
+            raise ValueError(
+                f"Bucket assignment {assignment} skips bucket indices: every bucket from 0 to "
+                f"{count - 1} needs at least one variable. Renumber `bucket_assignment`."
+            )
         if self.initial_learning_rates is not None:
             if len(self.initial_learning_rates) != count:
                 raise ValueError(
