@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: install test test-tensorflow test-jax test-torch demo clean
+.PHONY: install lint format test test-tensorflow test-jax test-torch demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements-dev.txt
 	touch $@
 
 install: $(VENV)/.installed
+
+# ruff: the format and the lint rules live in pyproject.toml.
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 # One pytest process per backend: Keras picks its backend once per process.
 test: install

@@ -47,14 +47,42 @@ REGIMES = ("conventional", "lerac", "cbs")
 
 # name -> (data set, model kind, epochs, batch size, base rate, LeRaC min rate, K epochs)
 TASKS = {
-    "digits-cnn": {"data": "digits", "model": "cnn", "epochs": 20, "batch": 32, "lr": 0.02,
-                   "min_lr": 1e-6, "k_epochs": 5},
-    "digits-mlp": {"data": "digits", "model": "mlp", "epochs": 30, "batch": 32, "lr": 0.02,
-                   "min_lr": 1e-6, "k_epochs": 5},
-    "wine-mlp": {"data": "wine", "model": "mlp", "epochs": 40, "batch": 16, "lr": 0.01,
-                 "min_lr": 1e-6, "k_epochs": 5},
-    "breast_cancer-mlp": {"data": "breast_cancer", "model": "mlp", "epochs": 30, "batch": 32,
-                          "lr": 0.01, "min_lr": 1e-6, "k_epochs": 5},
+    "digits-cnn": {
+        "data": "digits",
+        "model": "cnn",
+        "epochs": 20,
+        "batch": 32,
+        "lr": 0.02,
+        "min_lr": 1e-6,
+        "k_epochs": 5,
+    },
+    "digits-mlp": {
+        "data": "digits",
+        "model": "mlp",
+        "epochs": 30,
+        "batch": 32,
+        "lr": 0.02,
+        "min_lr": 1e-6,
+        "k_epochs": 5,
+    },
+    "wine-mlp": {
+        "data": "wine",
+        "model": "mlp",
+        "epochs": 40,
+        "batch": 16,
+        "lr": 0.01,
+        "min_lr": 1e-6,
+        "k_epochs": 5,
+    },
+    "breast_cancer-mlp": {
+        "data": "breast_cancer",
+        "model": "mlp",
+        "epochs": 30,
+        "batch": 32,
+        "lr": 0.01,
+        "min_lr": 1e-6,
+        "k_epochs": 5,
+    },
 }
 MODES = {
     "full": {"seeds": 5, "epoch_scale": 1.0},
@@ -79,7 +107,9 @@ def load(name: str):
     bunch = loader()
     x = bunch.data.astype("float32")
     y = bunch.target.astype("int32")
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.25, random_state=SPLIT_SEED, stratify=y)
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=0.25, random_state=SPLIT_SEED, stratify=y
+    )
     mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
     x_train = ((x_train - mean) / std).astype("float32")
     x_test = ((x_test - mean) / std).astype("float32")
@@ -137,11 +167,16 @@ def run_one(task: dict, regime: str, seed: int, data, epochs: int, cbs) -> float
     if regime == "lerac":
         steps_per_epoch = -(-len(x_train) // task["batch"])
         optimizer = LeRaC(
-            optimizer, min_learning_rate=task["min_lr"],
-            curriculum_steps=task["k_epochs"] * steps_per_epoch, model=model,
+            optimizer,
+            min_learning_rate=task["min_lr"],
+            curriculum_steps=task["k_epochs"] * steps_per_epoch,
+            model=model,
         )
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     # Same batch order for every regime of this seed.
     keras.utils.set_random_seed(seed)
     model.fit(x_train, y_train, batch_size=task["batch"], epochs=epochs, verbose=0, callbacks=callbacks)
@@ -154,8 +189,13 @@ def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=pr
 
     cbs = optional_cbs()
     notes = [cbs[2]] if cbs[2] else []
-    out = {"backend": keras.backend.backend(), "keras_version": keras.__version__, "seeds": seeds,
-           "notes": notes, "results": []}
+    out = {
+        "backend": keras.backend.backend(),
+        "keras_version": keras.__version__,
+        "seeds": seeds,
+        "notes": notes,
+        "results": [],
+    }
     cache = {}
     for name in tasks:
         task = TASKS[name]
@@ -169,17 +209,25 @@ def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=pr
             start = time.perf_counter()
             accs = [run_one(task, regime, seed, data, n_epochs, cbs) for seed in range(seeds)]
             row = {
-                "task": name, "data": task["data"], "model": task["model"], "regime": regime,
-                "epochs": n_epochs, "batch_size": task["batch"], "base_lr": task["lr"],
+                "task": name,
+                "data": task["data"],
+                "model": task["model"],
+                "regime": regime,
+                "epochs": n_epochs,
+                "batch_size": task["batch"],
+                "base_lr": task["lr"],
                 "min_lr": task["min_lr"] if regime == "lerac" else None,
                 "k_epochs": task["k_epochs"] if regime == "lerac" else None,
-                "accuracies": accs, "mean": statistics.mean(accs),
+                "accuracies": accs,
+                "mean": statistics.mean(accs),
                 "std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
                 "seconds": time.perf_counter() - start,
             }
             out["results"].append(row)
-            log(f"[{out['backend']}] {name} {regime}: {100 * row['mean']:.2f} +- {100 * row['std']:.2f} "
-                f"({row['seconds']:.0f} s)")
+            log(
+                f"[{out['backend']}] {name} {regime}: {100 * row['mean']:.2f} +- {100 * row['std']:.2f} "
+                f"({row['seconds']:.0f} s)"
+            )
     return out
 
 

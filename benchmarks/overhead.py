@@ -72,12 +72,27 @@ SCALAR_BYTES = 8
 
 MODES = {
     # rounds, steps per timed block (per model), memory probes
-    "full": {"rounds": 7, "steps": {"cnn": 12, "mlp": 60}, "memory": True, "tiny": False,
-             "optimizers": ("sgd", "adam")},
-    "quick": {"rounds": 3, "steps": {"cnn": 4, "mlp": 20}, "memory": False, "tiny": False,
-              "optimizers": ("sgd",)},
-    "tiny": {"rounds": 1, "steps": {"cnn": 2, "mlp": 2}, "memory": False, "tiny": True,
-             "optimizers": ("sgd", "adam")},
+    "full": {
+        "rounds": 7,
+        "steps": {"cnn": 12, "mlp": 60},
+        "memory": True,
+        "tiny": False,
+        "optimizers": ("sgd", "adam"),
+    },
+    "quick": {
+        "rounds": 3,
+        "steps": {"cnn": 4, "mlp": 20},
+        "memory": False,
+        "tiny": False,
+        "optimizers": ("sgd",),
+    },
+    "tiny": {
+        "rounds": 1,
+        "steps": {"cnn": 2, "mlp": 2},
+        "memory": False,
+        "tiny": True,
+        "optimizers": ("sgd", "adam"),
+    },
 }
 
 BATCH = {"cnn": 64, "mlp": 128}
@@ -315,8 +330,16 @@ def apply_threads(backend: str, threads: int | None) -> None:
 
 
 # ---------------------------------------------------------------------- worker
-def run_worker(backend: str, mode: str, rounds: int | None = None, steps: int | None = None,
-               memory: bool | None = None, optimizers=None, models=MODELS, log=print) -> dict:
+def run_worker(
+    backend: str,
+    mode: str,
+    rounds: int | None = None,
+    steps: int | None = None,
+    memory: bool | None = None,
+    optimizers=None,
+    models=MODELS,
+    log=print,
+) -> dict:
     """Runs every measurement on the current process' backend and returns a dict."""
     import keras
 
@@ -348,8 +371,15 @@ def run_worker(backend: str, mode: str, rounds: int | None = None, steps: int | 
             weights = base.get_weights()
             names = arms_for(kind, extras)
             built = {arm: make_arm(arm, base, weights, opt_name, extras) for arm in names}
-            row = {"model": kind, "optimizer": opt_name, "model_name": base.name, "batch_size": batch,
-                   "steps": n_steps, "rounds": rounds, "arms": {}}
+            row = {
+                "model": kind,
+                "optimizer": opt_name,
+                "model_name": base.name,
+                "batch_size": batch,
+                "steps": n_steps,
+                "rounds": rounds,
+                "arms": {},
+            }
             for arm in names:
                 model, callbacks = built[arm]
                 _, first = timed_fit(model, callbacks, x, y, batch)
@@ -365,7 +395,7 @@ def run_worker(backend: str, mode: str, rounds: int | None = None, steps: int | 
                 if arm == "lerac":
                     row["buckets"] = num_buckets(model.optimizer)
             for r in range(rounds):
-                order = names[r % len(names):] + names[: r % len(names)]
+                order = names[r % len(names) :] + names[: r % len(names)]
                 for arm in order:
                     model, callbacks = built[arm]
                     window, whole = timed_fit(model, callbacks, x, y, batch)
@@ -377,11 +407,15 @@ def run_worker(backend: str, mode: str, rounds: int | None = None, steps: int | 
                 a["step_ms_min"] = min(a["step_ms"])
             if memory and opt_name in MEMORY_OPTIMIZERS:
                 for arm in MEMORY_ARMS:
-                    row["arms"][arm]["peak_rss_delta_mb"] = memory_probe(backend, kind, opt_name, arm, n_steps, tiny)
+                    row["arms"][arm]["peak_rss_delta_mb"] = memory_probe(
+                        backend, kind, opt_name, arm, n_steps, tiny
+                    )
             _ratios_and_checks(row)
             out["results"].append(row)
-            log(f"[{backend}] {kind}/{opt_name}: " + ", ".join(
-                f"{arm} {row['arms'][arm]['step_ms_median']:.2f} ms" for arm in names))
+            log(
+                f"[{backend}] {kind}/{opt_name}: "
+                + ", ".join(f"{arm} {row['arms'][arm]['step_ms_median']:.2f} ms" for arm in names)
+            )
             del built
             keras.utils.clear_session()
     out["loadavg_end"] = list(os.getloadavg())
@@ -401,8 +435,11 @@ def _ratios_and_checks(row: dict) -> None:
             ratios[f"{arm}/plain paired"] = statistics.median(pairs)
             ratios[f"first_epoch {arm}/plain"] = arms[arm]["first_epoch_s"] / arms["plain"]["first_epoch_s"]
     target = STEP_TARGETS[row["model"]]
-    checks["step_time"] = {"value": ratios["lerac/plain"], "target": target,
-                           "pass": ratios["lerac/plain"] <= target}
+    checks["step_time"] = {
+        "value": ratios["lerac/plain"],
+        "target": target,
+        "pass": ratios["lerac/plain"] <= target,
+    }
     if "lerac+logger" in arms:
         logger = arms["lerac+logger"]["step_ms_median"] / arms["lerac"]["step_ms_median"]
         ratios["lerac+logger/lerac"] = logger
@@ -465,7 +502,8 @@ def _mark(check):
 
 def markdown(report: dict) -> str:
     lines = [
-        "| backend | model | opt | buckets | plain ms/step | LeRaC ms/step | LeRaC/plain (of mins) | target | "
+        "| backend | model | opt | buckets | plain ms/step | LeRaC ms/step | LeRaC/plain (of mins) "
+        "| target | "
         "+logger/LeRaC | CBS/plain | 1st epoch s plain / LeRaC (ratio) | opt vars plain / LeRaC | "
         "opt bytes plain / LeRaC (+extra) | peak RSS delta MiB plain / LeRaC |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
@@ -480,15 +518,18 @@ def markdown(report: dict) -> str:
             step = checks["step_time"]
             logger = (
                 f"{ratios['lerac+logger/lerac']:.3f} {_mark(checks['logger'])}"
-                if "logger" in checks else "n/a"
+                if "logger" in checks
+                else "n/a"
             )
             cbs = f"{ratios['cbs/plain']:.3f}" if "cbs/plain" in ratios else "n/a"
             extra = checks["opt_bytes"]
             lines.append(
                 f"| {worker['backend']} | {row['model_name']} | {row['optimizer']} | {row.get('buckets')} | "
-                f"{p['step_ms_median']:.2f} | {le['step_ms_median']:.2f} | {ratios['lerac/plain']:.3f} ({ratios['lerac/plain min']:.3f}) | "
+                f"{p['step_ms_median']:.2f} | {le['step_ms_median']:.2f} | "
+                f"{ratios['lerac/plain']:.3f} ({ratios['lerac/plain min']:.3f}) | "
                 f"<= {step['target']:.2f} {_mark(step)} | {logger} | {cbs} | "
-                f"{p['first_epoch_s']:.1f} / {le['first_epoch_s']:.1f} ({ratios['first_epoch lerac/plain']:.2f}) | "
+                f"{p['first_epoch_s']:.1f} / {le['first_epoch_s']:.1f} "
+                f"({ratios['first_epoch lerac/plain']:.2f}) | "
                 f"{p['opt_vars']} / {le['opt_vars']} | {p['opt_bytes']} / {le['opt_bytes']} "
                 f"(+{extra['value']} B) {_mark(extra)} | "
                 f"{_fmt(p.get('peak_rss_delta_mb'), '.0f')} / {_fmt(le.get('peak_rss_delta_mb'), '.0f')} |"
@@ -511,9 +552,13 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=None, help="steps per timed block (all models)")
     parser.add_argument("--optimizers", default=None, help="sgd,adam (quick: sgd)")
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--threads", type=int, default=None,
-                        help="intra-op threads per backend (default: the backend's own choice); "
-                             "1 makes runs on a shared, loaded machine far less noisy")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="intra-op threads per backend (default: the backend's own choice); "
+        "1 makes runs on a shared, loaded machine far less noisy",
+    )
     parser.add_argument("--no-memory", action="store_true", help="skip the fresh-process memory probes")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
@@ -528,7 +573,10 @@ def _mode(args) -> str:
 def _worker_main(args) -> int:
     apply_threads(args.worker, args.threads)
     result = run_worker(
-        args.worker, _mode(args), rounds=args.rounds, steps=args.steps,
+        args.worker,
+        _mode(args),
+        rounds=args.rounds,
+        steps=args.steps,
         memory=False if args.no_memory else None,
         optimizers=tuple(args.optimizers.split(",")) if args.optimizers else None,
         models=tuple(args.models.split(",")),
@@ -553,16 +601,29 @@ def main(argv=None) -> int:
         if b not in ALL_BACKENDS:
             raise SystemExit(f"unknown backend {b!r}; choose from {ALL_BACKENDS}")
     os.makedirs(args.output, exist_ok=True)
-    report = {"command": " ".join([os.path.relpath(__file__, os.getcwd()), *(argv or sys.argv[1:])]),
-              "mode": _mode(args), "machine": machine_info(), "threads": args.threads,
-              "loadavg_start": list(os.getloadavg()), "workers": []}
+    report = {
+        "command": " ".join([os.path.relpath(__file__, os.getcwd()), *(argv or sys.argv[1:])]),
+        "mode": _mode(args),
+        "machine": machine_info(),
+        "threads": args.threads,
+        "loadavg_start": list(os.getloadavg()),
+        "workers": [],
+    }
     start = time.perf_counter()
     for backend in backends:
         path = os.path.join(args.output, f"overhead_{backend}.json")
         if os.path.exists(path):
             os.remove(path)
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", backend, "--json-out", path,
-               "--models", args.models]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            backend,
+            "--json-out",
+            path,
+            "--models",
+            args.models,
+        ]
         if args.optimizers:
             cmd += ["--optimizers", args.optimizers]
         if args.tiny:
@@ -587,7 +648,9 @@ def main(argv=None) -> int:
         if proc.returncode != 0 or not os.path.exists(path):
             tail = proc.stderr.strip().splitlines()[-15:]
             print("\n".join(tail), file=sys.stderr)
-            report["workers"].append({"backend": backend, "error": tail[-1] if tail else f"rc={proc.returncode}"})
+            report["workers"].append(
+                {"backend": backend, "error": tail[-1] if tail else f"rc={proc.returncode}"}
+            )
             continue
         with open(path) as f:
             worker = json.load(f)
@@ -599,9 +662,11 @@ def main(argv=None) -> int:
         json.dump(report, f, indent=1)
     with open(os.path.join(args.output, "overhead.md"), "w") as f:
         f.write(f"Command: `python {report['command']}`  \n")
-        f.write(f"Machine: {report['machine']['cpu']}, {report['machine']['nproc']} cores; intra-op threads: "
-                f"{report['threads'] or 'backend default'}; load average at start "
-                f"{report['loadavg_start'][0]:.1f}, at end {os.getloadavg()[0]:.1f}\n\n")
+        f.write(
+            f"Machine: {report['machine']['cpu']}, {report['machine']['nproc']} cores; intra-op threads: "
+            f"{report['threads'] or 'backend default'}; load average at start "
+            f"{report['loadavg_start'][0]:.1f}, at end {os.getloadavg()[0]:.1f}\n\n"
+        )
         f.write(table)
     print(table)
     print(f"total {report['wall_s']:.0f} s; wrote {args.output}/overhead.json and overhead.md")

@@ -102,8 +102,10 @@ def profile_one(backend, kind, opt_name, arm, calls, use_cprofile=False) -> dict
         fn = jax.jit(lambda ov, g, tv: opt.stateless_apply(ov, g, tv))
         compiled = fn.lower(opt_vals, grads, tv_vals).compile()
         text = compiled.as_text()
-        row["ops"] = sum(1 for line in text.splitlines() if " = " in line and not line.lstrip().startswith("//"))
-        entry = text[text.index("ENTRY"):]
+        row["ops"] = sum(
+            1 for line in text.splitlines() if " = " in line and not line.lstrip().startswith("//")
+        )
+        entry = text[text.index("ENTRY") :]
         entry = entry[: entry.index("\n}") if "\n}" in entry else len(entry)]
         row["entry_ops"] = sum(1 for line in entry.splitlines() if " = " in line)
         row["fusions"] = entry.count(" fusion(")
@@ -155,30 +157,47 @@ def worker(backend, calls, use_cprofile, models, optimizers) -> list[dict]:
             plain = profile_one(backend, kind, opt_name, "plain", calls, use_cprofile)
             lerac = profile_one(backend, kind, opt_name, "lerac", calls, use_cprofile)
             n = lerac["buckets"]
-            entry = {"backend": backend, "model": kind, "optimizer": opt_name, "buckets": n,
-                     "plain": plain, "lerac": lerac,
-                     "extra_us": lerac["us"] - plain["us"], "extra_us_per_bucket": (lerac["us"] - plain["us"]) / n,
-                     "extra_ops": lerac["ops"] - plain["ops"],
-                     "extra_ops_per_bucket": (lerac["ops"] - plain["ops"]) / n}
+            entry = {
+                "backend": backend,
+                "model": kind,
+                "optimizer": opt_name,
+                "buckets": n,
+                "plain": plain,
+                "lerac": lerac,
+                "extra_us": lerac["us"] - plain["us"],
+                "extra_us_per_bucket": (lerac["us"] - plain["us"]) / n,
+                "extra_ops": lerac["ops"] - plain["ops"],
+                "extra_ops_per_bucket": (lerac["ops"] - plain["ops"]) / n,
+            }
             rows.append(entry)
-            print(f"[{backend}] {kind}/{opt_name}: plain {plain['us']:.0f} us ({plain['ops']} ops), "
-                  f"lerac {lerac['us']:.0f} us ({lerac['ops']} ops), {n} buckets", file=sys.stderr, flush=True)
+            print(
+                f"[{backend}] {kind}/{opt_name}: plain {plain['us']:.0f} us ({plain['ops']} ops), "
+                f"lerac {lerac['us']:.0f} us ({lerac['ops']} ops), {n} buckets",
+                file=sys.stderr,
+                flush=True,
+            )
     return rows
 
 
 def markdown(rows) -> str:
-    lines = ["| backend | model | opt | buckets | update us plain | update us LeRaC | extra us / bucket | "
-             "ops plain | ops LeRaC | extra ops / bucket | notes |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| backend | model | opt | buckets | update us plain | update us LeRaC | extra us / bucket | "
+        "ops plain | ops LeRaC | extra ops / bucket | notes |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         p, le = r["plain"], r["lerac"]
         note = ""
         if r["backend"] == "tensorflow":
             note = f"XLA: {p['us_xla']:.0f} / {le['us_xla']:.0f} us, {p['ops_xla']} / {le['ops_xla']} ops"
         elif r["backend"] == "jax":
-            note = f"ENTRY instrs {p['entry_ops']} / {le['entry_ops']}, fusions {p['fusions']} / {le['fusions']}"
+            note = (
+                f"ENTRY instrs {p['entry_ops']} / {le['entry_ops']}, fusions {p['fusions']} / {le['fusions']}"
+            )
         lines.append(
-            f"| {r['backend']} | {r['model']} | {r['optimizer']} | {r['buckets']} | {p['us']:.0f} | {le['us']:.0f} | "
-            f"{r['extra_us_per_bucket']:.1f} | {p['ops']} | {le['ops']} | {r['extra_ops_per_bucket']:.1f} | {note} |"
+            f"| {r['backend']} | {r['model']} | {r['optimizer']} | {r['buckets']} | {p['us']:.0f} "
+            f"| {le['us']:.0f} | {r['extra_us_per_bucket']:.1f} | {p['ops']} | {le['ops']} "
+            f"| {r['extra_ops_per_bucket']:.1f} | {note} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -208,8 +227,20 @@ def main(argv=None) -> int:
     rows = []
     for backend in args.backends.split(","):
         path = os.path.join(args.output, f"profile_{backend}.json")
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", backend, "--json-out", path,
-               "--calls", str(args.calls), "--models", args.models, "--optimizers", args.optimizers]
+        cmd = [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--worker",
+            backend,
+            "--json-out",
+            path,
+            "--calls",
+            str(args.calls),
+            "--models",
+            args.models,
+            "--optimizers",
+            args.optimizers,
+        ]
         if args.cprofile:
             cmd.append("--cprofile")
         if args.threads:
@@ -230,8 +261,10 @@ def main(argv=None) -> int:
     print(table)
     for r in rows:
         if "py_calls_per_update" in r["lerac"]:
-            print(f"{r['model']}/{r['optimizer']}: Python calls per update plain "
-                  f"{r['plain'].get('py_calls_per_update')}, LeRaC {r['lerac']['py_calls_per_update']}")
+            print(
+                f"{r['model']}/{r['optimizer']}: Python calls per update plain "
+                f"{r['plain'].get('py_calls_per_update')}, LeRaC {r['lerac']['py_calls_per_update']}"
+            )
         if "cprofile" in r["lerac"]:
             print(f"--- cProfile, torch LeRaC update x50, {r['model']}/{r['optimizer']}")
             print(r["lerac"]["cprofile"])

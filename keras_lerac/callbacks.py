@@ -87,7 +87,9 @@ class CurriculumLogger(keras.callbacks.Callback):
 
     async_safe = True
 
-    def __init__(self, every_n_steps: int | None = None, plot_path: str | None = None, prefix: str = "lr_bucket_"):
+    def __init__(
+        self, every_n_steps: int | None = None, plot_path: str | None = None, prefix: str = "lr_bucket_"
+    ):
         super().__init__()
         if every_n_steps is not None and (
             isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1
@@ -185,4 +187,6 @@ class CurriculumLogger(keras.callbacks.Callback):
             from keras_lerac.plotting import plot_curriculum
 
             opt = self._optimizer()
-            plot_curriculum(opt, steps=max(self._step, int(opt.curriculum_steps * 1.25), 1), path=self.plot_path)
+            plot_curriculum(
+                opt, steps=max(self._step, int(opt.curriculum_steps * 1.25), 1), path=self.plot_path
+            )

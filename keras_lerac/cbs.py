@@ -72,14 +72,10 @@ def _check_sigma(sigma: Any, name: str = "sigma") -> float:
     try:
         value = float(sigma)
     except (TypeError, ValueError):
-        raise ValueError(
-            f"`{name}` must be a non-negative number. Received: "
-            f"{name}={sigma!r}"
-        ) from None
+        raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={sigma!r}") from None
     if not math.isfinite(value) or value < 0:
         raise ValueError(
-            f"`{name}` must be a finite number >= 0 (0 means no smoothing). "
-            f"Received: {name}={sigma!r}"
+            f"`{name}` must be a finite number >= 0 (0 means no smoothing). Received: {name}={sigma!r}"
         )
     return value
 
@@ -96,9 +92,7 @@ def _check_data_format(data_format: Any) -> str:
     return value
 
 
-def gaussian_kernel(
-    kernel_size: int = 3, sigma: float = 1.0, ndim: int = 1
-) -> np.ndarray:
+def gaussian_kernel(kernel_size: int = 3, sigma: float = 1.0, ndim: int = 1) -> np.ndarray:
     """Normalised Gaussian kernel, as a NumPy array (the reference kernel).
 
     The kernel is sampled at the integer grid points `0, ..., kernel_size - 1`
@@ -125,9 +119,7 @@ def gaussian_kernel(
     """
     kernel_size = _check_kernel_size(kernel_size)
     sigma = _check_sigma(sigma)
-    if isinstance(ndim, bool) or not isinstance(ndim, numbers.Integral) or not (
-        1 <= ndim <= 3
-    ):
+    if isinstance(ndim, bool) or not isinstance(ndim, numbers.Integral) or not (1 <= ndim <= 3):
         raise ValueError(f"`ndim` must be 1, 2 or 3. Received: ndim={ndim!r}")
     grid = np.arange(kernel_size, dtype=np.float64) - (kernel_size - 1) / 2
     if sigma == 0:
@@ -230,9 +222,7 @@ class GaussianSmoothing(keras.layers.Layer):
             )
         self._spatial_rank = rank - 2
         self._channels = int(input_shape[channel_axis])
-        self.input_spec = keras.layers.InputSpec(
-            ndim=rank, axes={channel_axis: self._channels}
-        )
+        self.input_spec = keras.layers.InputSpec(ndim=rank, axes={channel_axis: self._channels})
 
     def set_sigma(self, value: float) -> None:
         """Assigns a new sigma (validated, `>= 0`) to the layer's variable."""
@@ -255,9 +245,7 @@ class GaussianSmoothing(keras.layers.Layer):
     def _kernel_nd(self, g, ndim):
         kernel = g
         for d in range(1, ndim):
-            kernel = ops.multiply(
-                ops.expand_dims(kernel, -1), ops.reshape(g, (1,) * d + (-1,))
-            )
+            kernel = ops.multiply(ops.expand_dims(kernel, -1), ops.reshape(g, (1,) * d + (-1,)))
         return kernel
 
     def call(self, inputs):
@@ -269,12 +257,8 @@ class GaussianSmoothing(keras.layers.Layer):
         c = self._channels
         if self.data_format == "channels_last" and n in (1, 2):
             # Native depthwise convolution on every backend.
-            dw_kernel = ops.broadcast_to(
-                ops.reshape(kernel, (k,) * n + (1, 1)), (k,) * n + (c, 1)
-            )
-            outputs = ops.depthwise_conv(
-                inputs, dw_kernel, padding="same", data_format="channels_last"
-            )
+            dw_kernel = ops.broadcast_to(ops.reshape(kernel, (k,) * n + (1, 1)), (k,) * n + (c, 1))
+            outputs = ops.depthwise_conv(inputs, dw_kernel, padding="same", data_format="channels_last")
         else:
             # Depthwise == the same single-channel filter for every channel:
             # fold the channels into the batch axis and run a one-channel conv.
@@ -334,8 +318,10 @@ def _is_conv(layer) -> bool:
 
 
 def _is_linear(activation) -> bool:
-    return activation is None or activation is keras.activations.linear or (
-        getattr(activation, "__name__", None) == "linear"
+    return (
+        activation is None
+        or activation is keras.activations.linear
+        or (getattr(activation, "__name__", None) == "linear")
     )
 
 
@@ -349,8 +335,7 @@ def _sublayers(layer):
 def _check_model(model, what: str) -> None:
     if not isinstance(model, keras.Model):
         raise TypeError(
-            f"{what} expects a keras.Model (Sequential or Functional). "
-            f"Received: {type(model).__name__}"
+            f"{what} expects a keras.Model (Sequential or Functional). Received: {type(model).__name__}"
         )
     if not isinstance(model, (keras.Sequential, Functional)):
         raise TypeError(
@@ -397,15 +382,10 @@ class _Rewriter:
 
     def _rebuild_functional(self, model):
         new_inputs = keras.tree.map_structure(
-            lambda t: keras.Input(
-                batch_shape=t.shape, dtype=t.dtype, name=t.name
-            ),
+            lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name),
             model._inputs_struct,
         )
-        tensors = {
-            id(old): new
-            for old, new in zip(model.inputs, keras.tree.flatten(new_inputs))
-        }
+        tensors = {id(old): new for old, new in zip(model.inputs, keras.tree.flatten(new_inputs))}
         for depth in sorted(model._nodes_by_depth, reverse=True):
             for node in model._nodes_by_depth[depth]:
                 if not node.operation or node.is_input:
@@ -427,15 +407,13 @@ class _Rewriter:
                 self.models[id(op)] = self.rebuild(op)
             return self.models[id(op)](*args, **kwargs)
         if isinstance(op, keras.Model):
-            if self.mode == "add" and any(_is_conv(l) for l in _sublayers(op)):
+            if self.mode == "add" and any(_is_conv(lyr) for lyr in _sublayers(op)):
                 raise TypeError(
                     f"add_smoothing cannot reach the convolutions inside the "
                     f"nested subclassed model '{op.name}' "
                     f"({type(op).__name__}). Instead, {_SUBCLASSED_HINT}."
                 )
-            if self.mode == "remove" and any(
-                isinstance(l, GaussianSmoothing) for l in _sublayers(op)
-            ):
+            if self.mode == "remove" and any(isinstance(lyr, GaussianSmoothing) for lyr in _sublayers(op)):
                 raise TypeError(
                     f"remove_smoothing cannot take the GaussianSmoothing "
                     f"layers out of the nested subclassed model '{op.name}'; "
@@ -446,7 +424,7 @@ class _Rewriter:
             return args[0] if args else kwargs["inputs"]
         if self.mode == "add" and _is_conv(op):
             return self._smoother_for(op)(op(*args, **kwargs))
-        if self.mode == "add" and any(_is_conv(l) for l in _sublayers(op)):
+        if self.mode == "add" and any(_is_conv(lyr) for lyr in _sublayers(op)):
             raise TypeError(
                 f"add_smoothing cannot reach the convolution(s) inside the "
                 f"custom layer '{getattr(op, 'name', op)}' "
@@ -488,9 +466,7 @@ class _Rewriter:
         return layer
 
 
-def add_smoothing(
-    model: keras.Model, kernel_size: int = 3, sigma: float = 1.0
-) -> keras.Model:
+def add_smoothing(model: keras.Model, kernel_size: int = 3, sigma: float = 1.0) -> keras.Model:
     """Returns a new model with a `GaussianSmoothing` after every convolution.
 
     Every `Conv1D`, `Conv2D` and `Conv3D` (including 1x1 shortcut convs of
@@ -532,13 +508,13 @@ def add_smoothing(
     kernel_size = _check_kernel_size(kernel_size)
     sigma = _check_sigma(sigma)
     layers = _sublayers(model)
-    if not any(_is_conv(l) for l in layers):
+    if not any(_is_conv(lyr) for lyr in layers):
         raise ValueError(
             f"The model '{model.name}' has no Conv1D/Conv2D/Conv3D layer, so "
             "there is nothing to smooth. CBS applies to convolutional "
             "networks; for other models use a different curriculum."
         )
-    if any(isinstance(l, GaussianSmoothing) for l in layers):
+    if any(isinstance(lyr, GaussianSmoothing) for lyr in layers):
         raise ValueError(
             f"The model '{model.name}' already has GaussianSmoothing layers. "
             "Change their sigma (see smoothing_layers) or call "
@@ -652,35 +628,25 @@ class SmoothingSchedule(keras.callbacks.Callback):
         except (TypeError, ValueError):
             decay_value = float("nan")
         if not 0.0 < decay_value <= 1.0:
-            raise ValueError(
-                f"`decay` must be in (0, 1]. Received: decay={decay!r}"
-            )
+            raise ValueError(f"`decay` must be in (0, 1]. Received: decay={decay!r}")
         if (
             isinstance(every_epochs, bool)
             or not isinstance(every_epochs, numbers.Integral)
             or every_epochs < 1
         ):
             raise ValueError(
-                "`every_epochs` must be an integer >= 1. Received: "
-                f"every_epochs={every_epochs!r}"
+                f"`every_epochs` must be an integer >= 1. Received: every_epochs={every_epochs!r}"
             )
         if stop_epoch is not None and (
-            isinstance(stop_epoch, bool)
-            or not isinstance(stop_epoch, numbers.Integral)
-            or stop_epoch < 0
+            isinstance(stop_epoch, bool) or not isinstance(stop_epoch, numbers.Integral) or stop_epoch < 0
         ):
             raise ValueError(
-                "`stop_epoch` must be None or an integer >= 0. Received: "
-                f"stop_epoch={stop_epoch!r}"
+                f"`stop_epoch` must be None or an integer >= 0. Received: stop_epoch={stop_epoch!r}"
             )
         self.decay = decay_value
         self.every_epochs = int(every_epochs)
         self.stop_epoch = None if stop_epoch is None else int(stop_epoch)
-        self.initial_sigma = (
-            None
-            if initial_sigma is None
-            else _check_sigma(initial_sigma, "initial_sigma")
-        )
+        self.initial_sigma = None if initial_sigma is None else _check_sigma(initial_sigma, "initial_sigma")
         self._layers = []
         self._initial = {}
         self._current = None

@@ -25,7 +25,8 @@ import platform
 import sys
 import tempfile
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 PROG = "keras-lerac"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -74,28 +75,38 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the `keras-lerac` command."""
     parser = _Parser(
         prog=PROG,
-        description="Learning Rate Curriculum (LeRaC) for Keras 3: compare training regimes, print curriculum plans.",
+        description="Learning Rate Curriculum (LeRaC) for Keras 3: compare training regimes, "
+        "print curriculum plans.",
     )
     sub = parser.add_subparsers(dest="command", metavar="{compare,plan}", parser_class=_Parser)
     sub.required = True
 
     def common(p):
         p.add_argument(
-            "--backend", choices=None, default=None,
+            "--backend",
+            choices=None,
+            default=None,
             help="Keras backend: tensorflow, jax or torch (default: KERAS_BACKEND, else ~/.keras/keras.json, "
             "else tensorflow).",
         )
-        p.add_argument("--optimizer", default="sgd", help="Base optimizer: sgd (momentum 0.9, default) or adam.")
         p.add_argument(
-            "--learning-rate", type=_float, default=None,
+            "--optimizer", default="sgd", help="Base optimizer: sgd (momentum 0.9, default) or adam."
+        )
+        p.add_argument(
+            "--learning-rate",
+            type=_float,
+            default=None,
             help="Base rate eta_0 (default: 0.05 for sgd, 0.001 for adam).",
         )
         p.add_argument(
-            "--min-learning-rate", type=_float, default=None,
+            "--min-learning-rate",
+            type=_float,
+            default=None,
             help="LeRaC start rate of the bucket nearest the output (default: base rate x 1e-5).",
         )
         p.add_argument(
-            "--schedule", default="exponential",
+            "--schedule",
+            default="exponential",
             help="LeRaC curriculum: exponential (default, the paper's), linear or stepwise.",
         )
 
@@ -107,22 +118,39 @@ def build_parser() -> argparse.ArgumentParser:
         "wall time per regime; write results.json, curriculum.png and accuracy.png.",
     )
     common(compare)
-    compare.add_argument("--epochs", type=_positive_int, default=12, help="Training epochs per run (default 12).")
-    compare.add_argument("--seeds", type=_positive_int, default=3, help="Seeds per regime: 0..N-1 (default 3).")
-    compare.add_argument("--output", default=DEFAULT_OUTPUT, help=f"Output directory (default {DEFAULT_OUTPUT}).")
-    compare.add_argument("--model", default="digits_cnn", help=f"Model: {', '.join(MODEL_NAMES)} (default digits_cnn).")
-    compare.add_argument("--data", default="digits", help="Data set: digits (scikit-learn's bundled digits, default).")
+    compare.add_argument(
+        "--epochs", type=_positive_int, default=12, help="Training epochs per run (default 12)."
+    )
+    compare.add_argument(
+        "--seeds", type=_positive_int, default=3, help="Seeds per regime: 0..N-1 (default 3)."
+    )
+    compare.add_argument(
+        "--output", default=DEFAULT_OUTPUT, help=f"Output directory (default {DEFAULT_OUTPUT})."
+    )
+    compare.add_argument(
+        "--model", default="digits_cnn", help=f"Model: {', '.join(MODEL_NAMES)} (default digits_cnn)."
+    )
+    compare.add_argument(
+        "--data", default="digits", help="Data set: digits (scikit-learn's bundled digits, default)."
+    )
     compare.add_argument("--batch-size", type=_positive_int, default=32, help="Batch size (default 32).")
     compare.add_argument(
-        "--curriculum-epochs", type=_positive_int, default=3,
+        "--curriculum-epochs",
+        type=_positive_int,
+        default=3,
         help="LeRaC curriculum length K in epochs (default 3; K = epochs x steps per epoch).",
     )
     compare.add_argument(
-        "--regimes", nargs="+", default=None, metavar="REGIME",
+        "--regimes",
+        nargs="+",
+        default=None,
+        metavar="REGIME",
         help="Regimes to run, among conventional, lerac, cbs (default: all three; cbs needs a conv model).",
     )
     compare.add_argument("--cbs-sigma", type=_float, default=1.0, help="CBS initial sigma (default 1.0).")
-    compare.add_argument("--cbs-decay", type=_float, default=0.9, help="CBS sigma decay factor (default 0.9).")
+    compare.add_argument(
+        "--cbs-decay", type=_float, default=0.9, help="CBS sigma decay factor (default 0.9)."
+    )
     compare.add_argument(
         "--cbs-every", type=_positive_int, default=5, help="CBS: epochs between two sigma decays (default 5)."
     )
@@ -133,21 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser(
         "plan",
         help="Print the LeRaC curriculum plan (one row per depth bucket) of a model.",
-        description="Print the LeRaC plan of a built-in model (built for the digits data) or of a saved .keras "
-        "file. A file compiled with LeRaC is shown with its own settings; otherwise its optimizer (or, if it "
-        "has none, --optimizer/--learning-rate) is wrapped in LeRaC with the flags' settings.",
+        description="Print the LeRaC plan of a built-in model (built for the digits data) or of a saved "
+        ".keras file. A file compiled with LeRaC is shown with its own settings; otherwise its "
+        "optimizer (or, if it has none, --optimizer/--learning-rate) is wrapped in LeRaC "
+        "with the flags' settings.",
     )
     common(plan)
     plan.add_argument(
-        "--model", default="digits_cnn",
+        "--model",
+        default="digits_cnn",
         help=f"A built-in model ({', '.join(MODEL_NAMES)}; default digits_cnn) or a path to a .keras file.",
     )
     plan.add_argument(
-        "--curriculum-steps", type=_positive_int, default=None,
+        "--curriculum-steps",
+        type=_positive_int,
+        default=None,
         help="K in iterations (default: 3 epochs of the digits training split at batch size 32 = 129).",
     )
     plan.add_argument(
-        "--num-buckets", type=_positive_int, default=None,
+        "--num-buckets",
+        type=_positive_int,
+        default=None,
         help="Group the depth levels into this many buckets (default: one per level).",
     )
     plan.set_defaults(func=cmd_plan)
@@ -180,7 +214,8 @@ def _validate(args: argparse.Namespace) -> None:
         args.min_learning_rate = args.learning_rate * MIN_RATE_FACTOR
     if not 0 < args.min_learning_rate <= args.learning_rate:
         raise CLIError(
-            f"--min-learning-rate must be in (0, --learning-rate={args.learning_rate:g}], got {args.min_learning_rate}"
+            f"--min-learning-rate must be in (0, --learning-rate={args.learning_rate:g}], "
+            f"got {args.min_learning_rate}"
         )
     if args.command == "compare":
         for flag in ("epochs", "seeds", "batch_size", "curriculum_epochs", "cbs_every"):
@@ -358,8 +393,13 @@ def _train_one(regime: str, seed: int, args, train, test, steps_per_epoch: int, 
         plan(model, lerac)
     start = time.perf_counter()
     history = model.fit(
-        x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
-        validation_data=(x_test, y_test), verbose=verbose, callbacks=callbacks,
+        x_train,
+        y_train,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        validation_data=(x_test, y_test),
+        verbose=verbose,
+        callbacks=callbacks,
     )
     wall = time.perf_counter() - start
     _, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
@@ -443,7 +483,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             "curriculum_steps": args.curriculum_epochs * steps_per_epoch,
             "num_buckets": None if last_lerac is None else len(last_lerac.start_ratios),
         },
-        "cbs": {"kernel_size": 3, "sigma": args.cbs_sigma, "decay": args.cbs_decay, "every_epochs": args.cbs_every},
+        "cbs": {
+            "kernel_size": 3,
+            "sigma": args.cbs_sigma,
+            "decay": args.cbs_decay,
+            "every_epochs": args.cbs_every,
+        },
         "skipped_regimes": args.skipped,
         "curves": "per epoch History: loss/accuracy on the training split, val_* on the test split",
         "wall_time": "seconds of model.fit per run (tracing/compilation included)",

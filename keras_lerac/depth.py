@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 
@@ -20,8 +21,10 @@ __all__ = ["depth_buckets", "layer_depths", "group_levels", "resolve_bucket_spec
 
 
 def _is_functional(model: Any) -> bool:
-    return isinstance(model, keras.Model) and hasattr(model, "_nodes_by_depth") and not isinstance(
-        model, keras.Sequential
+    return (
+        isinstance(model, keras.Model)
+        and hasattr(model, "_nodes_by_depth")
+        and not isinstance(model, keras.Sequential)
     )
 
 

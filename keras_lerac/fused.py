@@ -14,7 +14,7 @@ nothing, and other optimizers use the per-bucket path: `fused_update` returns No
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import keras
 from keras import ops

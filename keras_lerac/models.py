@@ -9,7 +9,7 @@ returns an uncompiled functional model that outputs logits, and is registered in
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 from keras import layers
@@ -74,7 +74,9 @@ def _residual_block(x, filters: int, name: str, strides: int = 1):
     y = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_b_conv")(y)
     y = layers.BatchNormalization(name=f"{name}_b_bn")(y)
     if strides != 1 or shortcut.shape[-1] != filters:
-        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_short_conv")(shortcut)
+        shortcut = layers.Conv2D(filters, 1, strides=strides, use_bias=False, name=f"{name}_short_conv")(
+            shortcut
+        )
         shortcut = layers.BatchNormalization(name=f"{name}_short_bn")(shortcut)
     y = layers.Add(name=f"{name}_add")([y, shortcut])
     return layers.Activation("relu", name=f"{name}_out")(y)

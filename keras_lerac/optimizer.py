@@ -6,7 +6,8 @@ import contextlib
 import numbers
 import warnings
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -49,7 +50,9 @@ def _check_wrapped(optimizer: Any) -> None:
             "mixed_float16 policy `model.compile` wraps LeRaC in a LossScaleOptimizer itself."
         )
     if isinstance(optimizer, keras.optimizers.MultiOptimizer):
-        raise TypeError("`optimizer` is a MultiOptimizer: LeRaC needs one plain Keras optimizer to copy per bucket.")
+        raise TypeError(
+            "`optimizer` is a MultiOptimizer: LeRaC needs one plain Keras optimizer to copy per bucket."
+        )
     if not isinstance(optimizer, keras.optimizers.Optimizer):
         raise TypeError(
             "`optimizer` must be a Keras 3 optimizer instance (e.g. "
@@ -220,9 +223,7 @@ class LeRaC(keras.optimizers.Optimizer):
             raise ValueError(f"`update_every` must be an int >= 1 or None. Received: {update_every!r}")
         self.update_every = update_every
         if buckets is not None and num_buckets is not None:
-            raise ValueError(
-                "Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number."
-            )
+            raise ValueError("Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number.")
         if buckets is not None and model is not None:
             raise ValueError("Pass `buckets` or `model`, not both: explicit buckets replace depth discovery.")
         if model is not None and not isinstance(model, keras.Model):
@@ -330,7 +331,9 @@ class LeRaC(keras.optimizers.Optimizer):
         self._bucket_assignment = assignment
         self._bucket_of = {self._var_key(v): b for v, b in zip(var_list, assignment)}
         self._optimizers = [
-            self._make_bucket_optimizer(j, self._ratios[j], [v for v, b in zip(var_list, assignment) if b == j])
+            self._make_bucket_optimizer(
+                j, self._ratios[j], [v for v, b in zip(var_list, assignment) if b == j]
+            )
             for j in range(count)
         ]
         # torch eager: one batched update over all buckets where Keras' math allows it.
@@ -380,8 +383,13 @@ class LeRaC(keras.optimizers.Optimizer):
         """
         self._require_built("learning_rates_at")
         return schedules.host_rates(
-            step, self._base, self._ratios, self.curriculum_steps, self.schedule,
-            self.factor, self._update_every,
+            step,
+            self._base,
+            self._ratios,
+            self.curriculum_steps,
+            self.schedule,
+            self.factor,
+            self._update_every,
         )
 
     def current_learning_rates(self) -> list[float]:
@@ -433,7 +441,11 @@ class LeRaC(keras.optimizers.Optimizer):
         """Every bucket's rate at the current iteration, as one vector op."""
         step = ops.cast(self._iterations, "float32")
         multipliers = schedules.curriculum_multiplier(
-            step, self._ratio_tensor(), self.curriculum_steps, self.schedule, self.factor,
+            step,
+            self._ratio_tensor(),
+            self.curriculum_steps,
+            self.schedule,
+            self.factor,
             self._update_every,
         )
         return ops.cast(base_rate, "float32") * multipliers
@@ -503,7 +515,7 @@ class LeRaC(keras.optimizers.Optimizer):
         return config
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects=None) -> "LeRaC":
+    def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
         config = dict(config)
         optimizer = keras.optimizers.deserialize(config.pop("optimizer"), custom_objects=custom_objects)
         return cls(optimizer, **config)

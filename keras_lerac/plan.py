@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import keras
 import numpy as np
@@ -164,7 +165,9 @@ def _describe_base(opt: LeRaC) -> str:
     return f"{float(base):.4g}"
 
 
-def plan(model: keras.Model | None, optimizer: Any = None, print_fn: Callable[[str], Any] | None = None) -> str:
+def plan(
+    model: keras.Model | None, optimizer: Any = None, print_fn: Callable[[str], Any] | None = None
+) -> str:
     """Prints the curriculum plan, like `model.summary()`: one row per bucket.
 
     Each row shows the bucket index (0 nearest the input), its layers (abbreviated when
@@ -216,7 +219,9 @@ def plan(model: keras.Model | None, optimizer: Any = None, print_fn: Callable[[s
     right = {0, 2, 3, 4, 5}
 
     def line(values):
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths)))
+        return "  ".join(
+            v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(values, widths))
+        )
 
     total_width = max(len(line(headers)), len(info), len(title))
     total_params = sum(r["params"] for r in rows)

@@ -7,7 +7,8 @@ no GUI backend is touched and nothing global changes.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -86,8 +87,14 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
     if 0 < k <= steps:
         ax.axvline(k, color="black", ls="--", lw=1)
         ax.annotate(
-            f"curriculum end (K={k})", xy=(k, 1.0), xycoords=("data", "axes fraction"),
-            xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=9,
+            f"curriculum end (K={k})",
+            xy=(k, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(-4, -4),
+            textcoords="offset points",
+            ha="right",
+            va="top",
+            fontsize=9,
         )
     if n <= 10:
         ax.legend(loc="lower right", fontsize=8)
@@ -112,7 +119,9 @@ def _curves(entry: Any, key: str) -> list[list[float]]:
     return curves
 
 
-def plot_accuracy(results: Mapping[str, Any], path: str | None = None, key: str = "val_accuracy", ax: Any = None) -> Any:
+def plot_accuracy(
+    results: Mapping[str, Any], path: str | None = None, key: str = "val_accuracy", ax: Any = None
+) -> Any:
     """Plots accuracy per epoch for each regime: the mean over seeds with a +-1 std band.
 
     Args:

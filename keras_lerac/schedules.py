@@ -20,7 +20,8 @@ so the plan and the live rates come from the same formula.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -32,9 +33,7 @@ SCHEDULES = ("exponential", "linear", "stepwise")
 def check_schedule(schedule: str) -> str:
     """Returns `schedule` if it names a curriculum, else raises `ValueError`."""
     if schedule not in SCHEDULES:
-        raise ValueError(
-            f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}"
-        )
+        raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}")
     return schedule
 
 
@@ -173,7 +172,7 @@ class CurriculumSchedule(keras.optimizers.schedules.LearningRateSchedule):
         }
 
     @classmethod
-    def from_config(cls, config: dict) -> "CurriculumSchedule":
+    def from_config(cls, config: dict) -> CurriculumSchedule:
         config = dict(config)
         if isinstance(config["base_learning_rate"], dict):
             config["base_learning_rate"] = keras.optimizers.schedules.deserialize(
@@ -200,7 +199,12 @@ def host_rates(
     else:
         base = float(base_learning_rate)
     m = curriculum_multiplier(
-        float(step), np.asarray(ratios, dtype=np.float64), curriculum_steps, schedule,
-        factor, update_every, xp=np,
+        float(step),
+        np.asarray(ratios, dtype=np.float64),
+        curriculum_steps,
+        schedule,
+        factor,
+        update_every,
+        xp=np,
     )
     return [base * float(x) for x in np.atleast_1d(m)]

@@ -24,9 +24,7 @@ def _fresh_keras_state():
 
 def only_backends(*names):
     """Skip marker for behaviour that is backend-specific by nature."""
-    return pytest.mark.skipif(
-        BACKEND not in names, reason=f"needs backend in {names}, have {BACKEND}"
-    )
+    return pytest.mark.skipif(BACKEND not in names, reason=f"needs backend in {names}, have {BACKEND}")
 
 
 @pytest.fixture

@@ -65,8 +65,21 @@ def test_overhead_worker_tiny_in_process():
 
 
 def test_overhead_driver_writes_json_and_markdown(tmp_path):
-    code = overhead.main(["--backends", BACKEND, "--tiny", "--models", "mlp", "--optimizers", "adam",
-                          "--threads", "1", "--output", str(tmp_path)])
+    code = overhead.main(
+        [
+            "--backends",
+            BACKEND,
+            "--tiny",
+            "--models",
+            "mlp",
+            "--optimizers",
+            "adam",
+            "--threads",
+            "1",
+            "--output",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     report = json.loads((tmp_path / "overhead.json").read_text())
     assert {"machine", "workers", "command", "mode", "threads"} <= set(report)
@@ -82,14 +95,37 @@ def test_overhead_driver_writes_json_and_markdown(tmp_path):
 
 def test_overhead_checks_and_markdown_from_synthetic_numbers():
     row = {
-        "model": "mlp", "optimizer": "sgd", "model_name": "mlp", "buckets": 3, "steps": 2, "rounds": 2,
+        "model": "mlp",
+        "optimizer": "sgd",
+        "model_name": "mlp",
+        "buckets": 3,
+        "steps": 2,
+        "rounds": 2,
         "arms": {
-            "plain": {"step_ms": [1.0, 1.0], "step_ms_median": 1.0, "step_ms_min": 1.0, "first_epoch_s": 1.0,
-                      "opt_vars": 3, "opt_bytes": 100},
-            "lerac": {"step_ms": [1.2, 1.2], "step_ms_median": 1.2, "step_ms_min": 1.2, "first_epoch_s": 2.0,
-                      "opt_vars": 6, "opt_bytes": 124},
-            "lerac+logger": {"step_ms": [1.2, 1.2], "step_ms_median": 1.2, "step_ms_min": 1.2, "first_epoch_s": 2.0,
-                             "opt_vars": 6, "opt_bytes": 124},
+            "plain": {
+                "step_ms": [1.0, 1.0],
+                "step_ms_median": 1.0,
+                "step_ms_min": 1.0,
+                "first_epoch_s": 1.0,
+                "opt_vars": 3,
+                "opt_bytes": 100,
+            },
+            "lerac": {
+                "step_ms": [1.2, 1.2],
+                "step_ms_median": 1.2,
+                "step_ms_min": 1.2,
+                "first_epoch_s": 2.0,
+                "opt_vars": 6,
+                "opt_bytes": 124,
+            },
+            "lerac+logger": {
+                "step_ms": [1.2, 1.2],
+                "step_ms_median": 1.2,
+                "step_ms_min": 1.2,
+                "first_epoch_s": 2.0,
+                "opt_vars": 6,
+                "opt_bytes": 124,
+            },
         },
     }
     overhead._ratios_and_checks(row)

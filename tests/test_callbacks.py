@@ -29,11 +29,16 @@ def _data(n=40, seed=0):
 def _compiled(curriculum_steps=12, schedule="exponential", steps_per_execution=1, **kwargs):
     model = _model()
     opt = keras_lerac.LeRaC(
-        keras.optimizers.SGD(0.1, momentum=0.9), min_learning_rate=1e-5,
-        curriculum_steps=curriculum_steps, schedule=schedule, model=model, **kwargs,
+        keras.optimizers.SGD(0.1, momentum=0.9),
+        min_learning_rate=1e-5,
+        curriculum_steps=curriculum_steps,
+        schedule=schedule,
+        model=model,
+        **kwargs,
     )
     model.compile(
-        optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=opt,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         steps_per_execution=steps_per_execution,
     )
     return model, opt
@@ -88,7 +93,12 @@ def test_csv_logger_gets_bucket_columns(tmp_path):
     x, y = _data(40)
     path = tmp_path / "log.csv"
     model.fit(
-        x, y, batch_size=8, epochs=3, verbose=0, validation_data=_data(16, seed=1),
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        verbose=0,
+        validation_data=_data(16, seed=1),
         callbacks=[CurriculumLogger(), keras.callbacks.CSVLogger(str(path))],
     )
     with open(path) as f:

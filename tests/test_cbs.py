@@ -1,12 +1,11 @@
 """Tests for Curriculum by Smoothing (keras_lerac.cbs), on every backend."""
 
+import keras
 import numpy as np
 import pytest
-from scipy.ndimage import correlate
-
-import keras
 from conftest import BACKEND, only_backends
 from keras import layers, ops
+from scipy.ndimage import correlate
 
 from keras_lerac.cbs import (
     GaussianSmoothing,
@@ -51,9 +50,7 @@ def test_kernel_sums_to_one_symmetric_peaked():
                 assert k.shape == (kernel_size,) * ndim, case
                 np.testing.assert_allclose(k.sum(), 1.0, rtol=1e-12, err_msg=case)
                 for axis in range(ndim):
-                    np.testing.assert_allclose(
-                        k, np.flip(k, axis=axis), rtol=1e-12, err_msg=case
-                    )
+                    np.testing.assert_allclose(k, np.flip(k, axis=axis), rtol=1e-12, err_msg=case)
                 assert k[(kernel_size // 2,) * ndim] == k.max(), case
                 assert kernel_size == 1 or k.min() > 0, case
 
@@ -84,9 +81,7 @@ def test_layer_matches_scipy(shape, data_format, rng):
         y = np_(layer(x))
         assert y.shape == x.shape
         ref = reference_smoothing(x, kernel_size, 1.3, data_format)
-        np.testing.assert_allclose(
-            y, ref, atol=2e-6, rtol=1e-5, err_msg=f"kernel_size={kernel_size}"
-        )
+        np.testing.assert_allclose(y, ref, atol=2e-6, rtol=1e-5, err_msg=f"kernel_size={kernel_size}")
         # It really smooths (the test could not pass with an identity layer).
         assert np.abs(y - x).max() > 0.1
 
@@ -124,9 +119,7 @@ def test_sigma_change_takes_effect_in_compiled_predict(rng):
     model.layers[-1].sigma.assign(0.0)
     np.testing.assert_array_equal(model.predict(x, verbose=0), x)
     model.layers[-1].sigma.assign(2.0)
-    np.testing.assert_allclose(
-        model.predict(x, verbose=0), reference_smoothing(x, 3, 2.0), atol=2e-6
-    )
+    np.testing.assert_allclose(model.predict(x, verbose=0), reference_smoothing(x, 3, 2.0), atol=2e-6)
 
 
 def test_unknown_spatial_dims_in_compiled_predict(rng):
@@ -160,9 +153,7 @@ def test_mixed_precision(policy, rng):
     assert keras.backend.standardize_dtype(y.dtype) == policy.split("_")[1]
     assert layer.sigma.dtype == "float32"
     tol = 2e-2 if policy == "mixed_bfloat16" else 2e-3
-    np.testing.assert_allclose(
-        np_(ops.cast(y, "float32")), reference_smoothing(x, 3, 1.0), atol=tol
-    )
+    np.testing.assert_allclose(np_(ops.cast(y, "float32")), reference_smoothing(x, 3, 1.0), atol=tol)
     layer.set_sigma(1e-4)  # would be NaN if the kernel were built in float16
     y = np_(ops.cast(layer(x), "float32"))
     assert np.isfinite(y).all()
@@ -206,9 +197,7 @@ def test_get_config_round_trip(rng):
     assert clone.name == "gs" and clone.kernel_size == 5
     x = rng.normal(size=(2, 3, 6, 6)).astype("float32")
     np.testing.assert_allclose(np_(clone(x)), np_(layer(x)), atol=1e-7)
-    restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(layer)
-    )
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
     assert isinstance(restored, GaussianSmoothing)
 
 
@@ -240,9 +229,7 @@ def test_traces_under_jax_jit_with_sigma_as_traced_value(rng):
     layer.build(x.shape)
     fn = jax.jit(lambda s, v: layer.stateless_call([], [s], v)[0])
     np.testing.assert_array_equal(np.asarray(fn(np.float32(0.0), x)), x)
-    np.testing.assert_allclose(
-        np.asarray(fn(np.float32(1.0), x)), reference_smoothing(x, 3, 1.0), atol=2e-6
-    )
+    np.testing.assert_allclose(np.asarray(fn(np.float32(1.0), x)), reference_smoothing(x, 3, 1.0), atol=2e-6)
 
 
 @only_backends("tensorflow")
@@ -258,9 +245,7 @@ def test_traces_under_tf_function_without_retrace(rng):
         traces.append(1)
         return layer(v)
 
-    np.testing.assert_allclose(
-        fn(x).numpy(), reference_smoothing(x.numpy(), 3, 1.0), atol=2e-6
-    )
+    np.testing.assert_allclose(fn(x).numpy(), reference_smoothing(x.numpy(), 3, 1.0), atol=2e-6)
     layer.set_sigma(0.0)
     np.testing.assert_array_equal(fn(x).numpy(), x.numpy())
     assert len(traces) == 1
@@ -275,9 +260,7 @@ def test_traces_under_torch_compile_fullgraph(rng):
     layer.build(tuple(x.shape))
     torch._dynamo.reset()
     fn = torch.compile(lambda v: layer(v), backend="eager", fullgraph=True)
-    np.testing.assert_allclose(
-        fn(x).numpy(), reference_smoothing(x.numpy(), 3, 1.0), atol=2e-6
-    )
+    np.testing.assert_allclose(fn(x).numpy(), reference_smoothing(x.numpy(), 3, 1.0), atol=2e-6)
     layer.set_sigma(0.0)
     np.testing.assert_array_equal(fn(x).numpy(), x.numpy())
 
@@ -331,7 +314,7 @@ def assert_smoothing_right_after_each_conv(model):
     """Every conv (in every nested model) feeds exactly one smoothing layer."""
     n_convs = 0
     graphs = [model] + [
-        l for l in model._flatten_layers(include_self=False) if isinstance(l, keras.Model)
+        lyr for lyr in model._flatten_layers(include_self=False) if isinstance(lyr, keras.Model)
     ]
     for graph in graphs:
         edges = graph_edges(graph)
@@ -351,7 +334,7 @@ def assert_smoothing_right_after_each_conv(model):
 
 
 def _assert_same_weights_and_layers(original, smoothed):
-    new_layers = {id(l) for l in smoothed._flatten_layers()}
+    new_layers = {id(lyr) for lyr in smoothed._flatten_layers()}
     for layer in original._flatten_layers(include_self=False):
         if isinstance(layer, (keras.Model, layers.InputLayer)):
             continue  # inputs and nested models are new; their layers reused
@@ -362,12 +345,12 @@ def test_add_smoothing_residual_cnn(rng):
     model = residual_cnn()
     x = rng.normal(size=(8, 8, 8, 3)).astype("float32")
     expected = run(model, x)
-    kernels = {l.name: np_(l.kernel).copy() for l in model.layers if isinstance(l, CONVS)}
+    kernels = {lyr.name: np_(lyr.kernel).copy() for lyr in model.layers if isinstance(lyr, CONVS)}
 
     smoothed = add_smoothing(model, kernel_size=3, sigma=0.0)
     assert smoothed is not model
     assert assert_smoothing_right_after_each_conv(smoothed) == 3
-    names = [l.name for l in smoothing_layers(smoothed)]
+    names = [lyr.name for lyr in smoothing_layers(smoothed)]
     assert sorted(names) == ["block_conv_smoothing", "shortcut_smoothing", "stem_smoothing"]
     for conv_name, kernel in kernels.items():
         conv = smoothed.get_layer(conv_name)
@@ -377,7 +360,7 @@ def test_add_smoothing_residual_cnn(rng):
     # The dense head is not smoothed; BN follows smoothing, not the conv.
     edges = graph_edges(smoothed)
     stem_smoothing = smoothed.get_layer("stem_smoothing")
-    assert [l.name for l in edges[id(stem_smoothing)]] == ["stem_bn"]
+    assert [lyr.name for lyr in edges[id(stem_smoothing)]] == ["stem_bn"]
     np.testing.assert_allclose(run(smoothed, x), expected, atol=1e-6)
 
     for layer in smoothing_layers(smoothed):
@@ -391,13 +374,13 @@ def test_add_smoothing_nested_sequential(rng):
     expected = run(model, x)
     smoothed = add_smoothing(model, sigma=0.0)
     assert assert_smoothing_right_after_each_conv(smoothed) == 2
-    inner = [l for l in smoothed.layers if isinstance(l, keras.Model)]
+    inner = [lyr for lyr in smoothed.layers if isinstance(lyr, keras.Model)]
     assert len(inner) == 1 and inner[0].name == "block"
     assert inner[0] is not model.get_layer("block")  # rebuilt ...
     assert inner[0].get_layer("inner_conv") is model.get_layer("block").get_layer(
         "inner_conv"
     )  # ... around the same conv
-    assert [l.name for l in smoothing_layers(smoothed)] == [
+    assert [lyr.name for lyr in smoothing_layers(smoothed)] == [
         "outer_conv_smoothing",
         "inner_conv_smoothing",
     ]
@@ -419,13 +402,9 @@ def test_add_smoothing_sequential_1d_and_3d(rng):
     x = rng.normal(size=(4, 12, 2)).astype("float32")
     smoothed = add_smoothing(seq, kernel_size=5, sigma=0.0)
     assert assert_smoothing_right_after_each_conv(smoothed) == 2
-    assert all(l.kernel_size == 5 for l in smoothing_layers(smoothed))
-    np.testing.assert_allclose(
-        run(smoothed, x), run(seq, x), atol=1e-6
-    )
-    vol = keras.Sequential(
-        [keras.Input((4, 4, 4, 1)), layers.Conv3D(2, 3, padding="same"), layers.Flatten()]
-    )
+    assert all(lyr.kernel_size == 5 for lyr in smoothing_layers(smoothed))
+    np.testing.assert_allclose(run(smoothed, x), run(seq, x), atol=1e-6)
+    vol = keras.Sequential([keras.Input((4, 4, 4, 1)), layers.Conv3D(2, 3, padding="same"), layers.Flatten()])
     v = rng.normal(size=(2, 4, 4, 4, 1)).astype("float32")
     smoothed = add_smoothing(vol, sigma=0.9)
     inner = keras.Model(vol.inputs[0], vol.layers[0].output)
@@ -451,7 +430,7 @@ def test_add_smoothing_multi_input_multi_output(rng):
     expected = run(model, {"a": xa, "b": xb})
     smoothed = add_smoothing(model, sigma=0.0)
     # The shared conv gets one (shared) smoothing layer, used after both calls.
-    assert [l.name for l in smoothing_layers(smoothed)] == ["shared_smoothing", "mix_smoothing"]
+    assert [lyr.name for lyr in smoothing_layers(smoothed)] == ["shared_smoothing", "mix_smoothing"]
     got = run(smoothed, {"a": xa, "b": xb})
     assert set(got) == {"o1", "o2"}
     for key in expected:
@@ -466,8 +445,7 @@ def test_add_smoothing_keeps_keyword_arguments_and_ops_nodes(rng):
     model = keras.Model(inp, layers.GlobalAveragePooling2D()(h))
     smoothed = add_smoothing(model, sigma=0.0)
     (drop_node,) = [
-        n for ns in smoothed._nodes_by_depth.values() for n in ns
-        if n.operation is model.get_layer("drop")
+        n for ns in smoothed._nodes_by_depth.values() for n in ns if n.operation is model.get_layer("drop")
     ]
     assert drop_node.arguments.kwargs == {"training": True}
     assert len(smoothing_layers(smoothed)) == 1
@@ -634,8 +612,10 @@ def test_schedule_validates_arguments_and_needs_smoothing(rng):
     plain.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match="add_smoothing"):
         plain.fit(
-            np.zeros((4, 3), "float32"), np.zeros((4, 1), "float32"),
-            verbose=0, callbacks=[SmoothingSchedule()],
+            np.zeros((4, 3), "float32"),
+            np.zeros((4, 1), "float32"),
+            verbose=0,
+            callbacks=[SmoothingSchedule()],
         )
 
 
@@ -647,23 +627,21 @@ def test_remove_smoothing(builder, rng):
     blurred = run(smoothed, x)
     plain = remove_smoothing(smoothed)
     assert smoothing_layers(plain) == []
-    assert not any(
-        isinstance(l, GaussianSmoothing) for l in plain._flatten_layers()
-    )
+    assert not any(isinstance(lyr, GaussianSmoothing) for lyr in plain._flatten_layers())
     for layer in smoothing_layers(smoothed):
         layer.set_sigma(0.0)
     sharp = run(smoothed, x)
     assert np.abs(sharp - blurred).max() > 1e-3
     np.testing.assert_allclose(run(plain, x), sharp, atol=1e-6)
-    conv_ids = {id(l) for l in smoothed._flatten_layers() if isinstance(l, CONVS)}
-    assert conv_ids == {id(l) for l in plain._flatten_layers() if isinstance(l, CONVS)}
+    conv_ids = {id(lyr) for lyr in smoothed._flatten_layers() if isinstance(lyr, CONVS)}
+    assert conv_ids == {id(lyr) for lyr in plain._flatten_layers() if isinstance(lyr, CONVS)}
 
 
 # ------------------------------------------------------------ end to end ---
 def test_cbs_trains_end_to_end(rng):
     # Label: is the left half of the image brighter than the right half?
     x = rng.normal(size=(64, 8, 8, 1)).astype("float32")
-    y = (x[:, :, :4].mean(axis=(1, 2, 3)) > x[:, :, 4:].mean(axis=(1, 2, 3)))
+    y = x[:, :, :4].mean(axis=(1, 2, 3)) > x[:, :, 4:].mean(axis=(1, 2, 3))
     y = y.astype("float32")[:, None]
     inp = keras.Input((8, 8, 1))
     h = layers.Conv2D(4, 3, padding="same")(inp)
@@ -671,11 +649,13 @@ def test_cbs_trains_end_to_end(rng):
     h = layers.ReLU()(h)
     out = layers.Dense(1, activation="sigmoid")(layers.Flatten()(h))
     model = add_smoothing(keras.Model(inp, out), sigma=1.0)
-    model.compile(
-        optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"]
-    )
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
     history = model.fit(
-        x, y, batch_size=16, epochs=8, verbose=0,
+        x,
+        y,
+        batch_size=16,
+        epochs=8,
+        verbose=0,
         callbacks=[SmoothingSchedule(decay=0.5, every_epochs=2, stop_epoch=6)],
     )
     loss = history.history["loss"]
@@ -684,6 +664,4 @@ def test_cbs_trains_end_to_end(rng):
     assert history.history["accuracy"][-1] > 0.8
     assert history.history["sigma"][-1] == 0.0
     plain = remove_smoothing(model)
-    np.testing.assert_allclose(
-        run(plain, x), run(model, x), atol=1e-6
-    )
+    np.testing.assert_allclose(run(plain, x), run(model, x), atol=1e-6)

@@ -37,9 +37,29 @@ def test_model_registry_matches_cli_names():
 def test_compare_end_to_end(tmp_path):
     out = tmp_path / "results"
     proc = subprocess.run(
-        [sys.executable, "-m", "keras_lerac", "compare", "--epochs", "2", "--seeds", "1", "--limit", "64",
-         "--batch-size", "32", "--quiet", "--output", str(out), "--backend", BACKEND],
-        capture_output=True, text=True, env=_env(), timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "keras_lerac",
+            "compare",
+            "--epochs",
+            "2",
+            "--seeds",
+            "1",
+            "--limit",
+            "64",
+            "--batch-size",
+            "32",
+            "--quiet",
+            "--output",
+            str(out),
+            "--backend",
+            BACKEND,
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     expected = ["conventional", "lerac"] + (["cbs"] if _has_cbs() else [])
@@ -80,9 +100,22 @@ def _other_backend():
 def test_backend_switch_reexecs_with_keras_backend():
     other = _other_backend()
     proc = subprocess.run(
-        [sys.executable, "-m", "keras_lerac", "plan", "--model", "digits_mlp", "--backend", other,
-         "--curriculum-steps", "10"],
-        capture_output=True, text=True, env=_env(), timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "keras_lerac",
+            "plan",
+            "--model",
+            "digits_mlp",
+            "--backend",
+            other,
+            "--curriculum-steps",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"Keras backend: {other}" in proc.stdout
@@ -97,7 +130,7 @@ def test_backend_switch_logic(monkeypatch):
     assert calls == []  # already on it: no re-exec
     other = _other_backend()
     cli._ensure_backend(other, ["plan", "--backend", other])
-    (exe, argv, env), = calls
+    ((exe, argv, env),) = calls
     assert exe == sys.executable and argv == [sys.executable, "-m", "keras_lerac", "plan", "--backend", other]
     assert env["KERAS_BACKEND"] == other and env[cli._REEXEC_ENV] == other
     monkeypatch.setenv(cli._REEXEC_ENV, other)  # a re-exec that still did not switch must not loop
@@ -118,7 +151,9 @@ def test_plan_command_saved_file(tmp_path, capsys):
     import keras_lerac
 
     model = models.digits_mlp()
-    opt = keras_lerac.LeRaC(keras.optimizers.Adam(1e-3), min_learning_rate=1e-8, curriculum_steps=77, model=model)
+    opt = keras_lerac.LeRaC(
+        keras.optimizers.Adam(1e-3), min_learning_rate=1e-8, curriculum_steps=77, model=model
+    )
     model.compile(optimizer=opt, loss="mse")
     opt.build(model.trainable_variables)
     path = tmp_path / "m.keras"
@@ -193,7 +228,10 @@ def test_python_m_help(monkeypatch, capsys):
 
 def test_python_m_help_subprocess():
     proc = subprocess.run(
-        [sys.executable, "-m", "keras_lerac", "compare", "--help"], capture_output=True, text=True, env=_env(),
+        [sys.executable, "-m", "keras_lerac", "compare", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(),
         timeout=300,
     )
     assert proc.returncode == 0

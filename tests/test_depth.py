@@ -30,7 +30,9 @@ def test_skip_connection_does_not_make_a_layer_shallower():
 
 
 def test_nested_sequential_is_expanded():
-    inner = keras.Sequential([keras.layers.Dense(4, name="in_a"), keras.layers.Dense(4, name="in_b")], name="inner")
+    inner = keras.Sequential(
+        [keras.layers.Dense(4, name="in_a"), keras.layers.Dense(4, name="in_b")], name="inner"
+    )
     x_in = keras.Input((3,))
     x = keras.layers.Dense(4, name="first")(x_in)
     x = inner(x)
@@ -66,8 +68,13 @@ def test_shared_layer_takes_its_shallowest_use():
 
 def test_layers_without_trainable_variables_use_no_bucket():
     model = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(4, name="a"), keras.layers.Dropout(0.1),
-         keras.layers.Activation("relu"), keras.layers.Dense(2, name="b")]
+        [
+            keras.Input((4,)),
+            keras.layers.Dense(4, name="a"),
+            keras.layers.Dropout(0.1),
+            keras.layers.Activation("relu"),
+            keras.layers.Dense(2, name="b"),
+        ]
     )
     assert layer_names(depth_buckets(model)) == [["a"], ["b"]]
 
@@ -99,14 +106,20 @@ def test_subclassed_model_falls_back_to_tracking_order_with_a_warning():
     with pytest.warns(UserWarning, match="subclassed model.*buckets="):
         buckets = depth_buckets(model)
     assert [[id(v) for v in b] for b in buckets] == [
-        [id(v) for v in model.first.trainable_variables], [id(v) for v in model.second.trainable_variables]
+        [id(v) for v in model.first.trainable_variables],
+        [id(v) for v in model.second.trainable_variables],
     ]
 
 
 def test_keras_hub_bert_backbone_embeddings_then_blocks_then_head():
     keras_hub = pytest.importorskip("keras_hub")
     backbone = keras_hub.models.BertBackbone(
-        vocabulary_size=30, num_layers=2, num_heads=2, hidden_dim=8, intermediate_dim=16, max_sequence_length=8
+        vocabulary_size=30,
+        num_layers=2,
+        num_heads=2,
+        hidden_dim=8,
+        intermediate_dim=16,
+        max_sequence_length=8,
     )
     classifier = keras_hub.models.BertTextClassifier(backbone=backbone, num_classes=2, preprocessor=None)
     for model, head in ((backbone, "pooled_dense"), (classifier, "logits")):
@@ -126,16 +139,23 @@ def test_keras_hub_bert_backbone_embeddings_then_blocks_then_head():
 def test_keras_hub_resnet_backbone_stem_then_blocks():
     keras_hub = pytest.importorskip("keras_hub")
     backbone = keras_hub.models.ResNetBackbone(
-        input_conv_filters=[64], input_conv_kernel_sizes=[3], stackwise_num_filters=[64, 64],
-        stackwise_num_blocks=[1, 1], stackwise_num_strides=[1, 2], block_type="basic_block",
-        use_pre_activation=False, image_shape=(16, 16, 3),
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 64],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(16, 16, 3),
     )
     names = [n for bucket in layer_names(depth_buckets(backbone)) for n in bucket]
     assert names[:2] == ["conv1_conv", "conv1_bn"]
     stack0 = [i for i, n in enumerate(names) if n.startswith("stack0")]
     stack1 = [i for i, n in enumerate(names) if n.startswith("stack1")]
     assert max(stack0) < min(stack1)
-    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, model=backbone, num_buckets=4)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, model=backbone, num_buckets=4
+    )
     opt.build(backbone.trainable_variables)
     assert len(opt.optimizers) == 4
     rates = opt.learning_rates_at(0)

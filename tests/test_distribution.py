@@ -44,7 +44,9 @@ def check(model, opt, replicas):
 def run(code, env_extra):
     env = dict(os.environ, **env_extra)
     script = textwrap.dedent(COMMON) + textwrap.dedent(code)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc.stdout
 

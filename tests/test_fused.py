@@ -20,10 +20,16 @@ BASES = {
 
 def run(base, fused, steps=5):
     rng = np.random.default_rng(0)
-    variables = [keras.Variable(rng.normal(size=s).astype("float32"), name=f"v{i}")
-                 for i, s in enumerate([(3, 2), (2,), (4,), (2, 2)])]
-    opt = LeRaC(base(), min_learning_rate=1e-4, curriculum_steps=4,
-                buckets=[[variables[0], variables[1]], [variables[2]], [variables[3]]])
+    variables = [
+        keras.Variable(rng.normal(size=s).astype("float32"), name=f"v{i}")
+        for i, s in enumerate([(3, 2), (2,), (4,), (2, 2)])
+    ]
+    opt = LeRaC(
+        base(),
+        min_learning_rate=1e-4,
+        curriculum_steps=4,
+        buckets=[[variables[0], variables[1]], [variables[2]], [variables[3]]],
+    )
     opt.build(variables)
     if not fused:
         opt._fused_update = None
@@ -46,8 +52,11 @@ def test_fused_equals_per_bucket(name):
 
 
 def test_other_optimizers_use_the_per_bucket_path():
-    for base in (keras.optimizers.Adam(1e-3, amsgrad=True), keras.optimizers.RMSprop(1e-3),
-                 keras.optimizers.AdamW(1e-3)):
+    for base in (
+        keras.optimizers.Adam(1e-3, amsgrad=True),
+        keras.optimizers.RMSprop(1e-3),
+        keras.optimizers.AdamW(1e-3),
+    ):
         v = keras.Variable(np.zeros(2, "float32"))
         opt = LeRaC(base, min_learning_rate=1e-6, curriculum_steps=3, buckets=[[v]])
         opt.build([v])

@@ -75,8 +75,12 @@ def test_adam_buckets_move_at_their_own_rates():
 
 def test_weight_decay_uses_the_buckets_rate():
     variables = [keras.Variable(np.ones((2,), "float32"), name=f"w{j}") for j in range(2)]
-    opt = LeRaC(keras.optimizers.SGD(0.1, weight_decay=0.5), min_learning_rate=1e-3,
-                curriculum_steps=10, buckets=[[variables[0]], [variables[1]]])
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1, weight_decay=0.5),
+        min_learning_rate=1e-3,
+        curriculum_steps=10,
+        buckets=[[variables[0]], [variables[1]]],
+    )
     opt.apply([keras.ops.zeros((2,))] * 2, variables)
     rates = opt.learning_rates_at(0)
     for v, rate in zip(variables, rates):
@@ -116,19 +120,25 @@ def test_buckets_follow_graph_depth_with_model():
 
 
 def test_without_model_buckets_follow_layer_order():
-    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(3), keras.layers.Dense(2)])
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(3), keras.layers.Dense(2)]
+    )
     opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10)
     model.compile(optimizer=opt, loss="mse")
     opt.build(model.trainable_variables)
     # Sequential paths start with the model's name: the layer is the next component.
     assert [[v.path.split("/", 1)[1] for v in b] for b in opt.buckets] == [
-        ["dense/kernel", "dense/bias"], ["dense_1/kernel", "dense_1/bias"], ["dense_2/kernel", "dense_2/bias"]
+        ["dense/kernel", "dense/bias"],
+        ["dense_1/kernel", "dense_1/bias"],
+        ["dense_2/kernel", "dense_2/bias"],
     ]
 
 
 def test_num_buckets_groups_consecutive_levels():
     model = mlp(depth=5)
-    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, model=model, num_buckets=2)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, model=model, num_buckets=2
+    )
     opt.build(model.trainable_variables)
     names = [[v.path.split("/")[0] for v in b][::2] for b in opt.buckets]
     assert names == [["hidden_0", "hidden_1", "hidden_2"], ["hidden_3", "head"]]
@@ -137,26 +147,39 @@ def test_num_buckets_groups_consecutive_levels():
 
 def test_explicit_buckets_with_layers_and_patterns():
     model = mlp(depth=3)
-    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10,
-                buckets=[[model.get_layer("hidden_0")], ["hidden_1/.*", "head/kernel"], ["head/bias"]])
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1),
+        min_learning_rate=1e-6,
+        curriculum_steps=10,
+        buckets=[[model.get_layer("hidden_0")], ["hidden_1/.*", "head/kernel"], ["head/bias"]],
+    )
     opt.build(model.trainable_variables)
     assert [[v.path for v in b] for b in opt.buckets] == [
-        ["hidden_0/kernel", "hidden_0/bias"], ["hidden_1/kernel", "hidden_1/bias", "head/kernel"], ["head/bias"]
+        ["hidden_0/kernel", "hidden_0/bias"],
+        ["hidden_1/kernel", "hidden_1/bias", "head/kernel"],
+        ["head/bias"],
     ]
 
 
 def test_initial_learning_rates_give_the_head_its_own_start():
     model = mlp(depth=3)
-    opt = LeRaC(keras.optimizers.SGD(0.1), initial_learning_rates=[0.1, 1e-2, 1e-4],
-                curriculum_steps=10, model=model)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1), initial_learning_rates=[0.1, 1e-2, 1e-4], curriculum_steps=10, model=model
+    )
     opt.build(model.trainable_variables)
     assert opt.learning_rates_at(0) == pytest.approx([0.1, 1e-2, 1e-4], rel=1e-5)
 
 
 def test_config_round_trip_keeps_buckets():
     model = residual_cnn()
-    opt = LeRaCOptimizer(keras.optimizers.Adam(1e-3), min_learning_rate=1e-7, curriculum_steps=30,
-                         schedule="stepwise", model=model, global_clipnorm=2.0)
+    opt = LeRaCOptimizer(
+        keras.optimizers.Adam(1e-3),
+        min_learning_rate=1e-7,
+        curriculum_steps=30,
+        schedule="stepwise",
+        model=model,
+        global_clipnorm=2.0,
+    )
     opt.build(model.trainable_variables)
     config = keras.optimizers.serialize(opt)
     restored = keras.optimizers.deserialize(config)
@@ -240,8 +263,12 @@ def test_bad_optimizer(optimizer, error, match):
 
 def test_buckets_that_miss_a_variable():
     model = mlp(depth=3)
-    opt = LeRaC(SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10,
-                buckets=[[model.get_layer("hidden_0")], [model.get_layer("hidden_1")]])
+    opt = LeRaC(
+        SGD(0.1),
+        min_learning_rate=1e-6,
+        curriculum_steps=10,
+        buckets=[[model.get_layer("hidden_0")], [model.get_layer("hidden_1")]],
+    )
     with pytest.raises(ValueError, match="head/kernel.*in no bucket"):
         opt.build(model.trainable_variables)
 
@@ -249,15 +276,24 @@ def test_buckets_that_miss_a_variable():
 def test_buckets_that_repeat_a_variable():
     model = mlp(depth=2)
     layer = model.get_layer("hidden_0")
-    opt = LeRaC(SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10,
-                buckets=[[layer], [layer, model.get_layer("head")]])
+    opt = LeRaC(
+        SGD(0.1),
+        min_learning_rate=1e-6,
+        curriculum_steps=10,
+        buckets=[[layer], [layer, model.get_layer("head")]],
+    )
     with pytest.raises(ValueError, match="hidden_0/kernel.*exactly one bucket"):
         opt.build(model.trainable_variables)
 
 
 def test_pattern_matching_two_buckets():
     model = mlp(depth=2)
-    opt = LeRaC(SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, buckets=[[".*kernel", "hidden_0/bias"], ["head/.*"]])
+    opt = LeRaC(
+        SGD(0.1),
+        min_learning_rate=1e-6,
+        curriculum_steps=10,
+        buckets=[[".*kernel", "hidden_0/bias"], ["head/.*"]],
+    )
     with pytest.raises(ValueError, match="head/kernel.*buckets \\[0, 1\\]"):
         opt.build(model.trainable_variables)
 
@@ -289,7 +325,9 @@ def test_initial_rates_count_must_match_buckets():
 def test_fit_trains_and_lowers_loss():
     x, y = classification_data(n=128)
     model = mlp(depth=3, width=16)
-    opt = LeRaC(keras.optimizers.SGD(0.1, momentum=0.9), min_learning_rate=1e-4, curriculum_steps=8, model=model)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1, momentum=0.9), min_learning_rate=1e-4, curriculum_steps=8, model=model
+    )
     model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     history = model.fit(x, y, batch_size=32, epochs=6, verbose=0)
     assert history.history["loss"][-1] < 0.8 * history.history["loss"][0]

@@ -19,8 +19,12 @@ def _model(name="planned"):
 
 def _lerac(model, schedule="exponential", k=100, **kwargs):
     return keras_lerac.LeRaC(
-        keras.optimizers.SGD(0.1, momentum=0.9), min_learning_rate=1e-6, curriculum_steps=k,
-        schedule=schedule, model=model, **kwargs,
+        keras.optimizers.SGD(0.1, momentum=0.9),
+        min_learning_rate=1e-6,
+        curriculum_steps=k,
+        schedule=schedule,
+        model=model,
+        **kwargs,
     )
 
 
@@ -60,7 +64,7 @@ def test_table_prints_and_returns():
     lines = table.splitlines()
     assert "K=100" in table and "exponential" in table and "Rate at 50" in table
     for row in rows:
-        line = next(l for l in lines if l.split()[:2] == [str(row["bucket"]), row["layers"][0]])
+        line = next(lyr for lyr in lines if lyr.split()[:2] == [str(row["bucket"]), row["layers"][0]])
         assert f"{row['start_rate']:.3e}" in line
         assert f"{row['mid_rate']:.3e}" in line
         assert line.split()[-1] == str(row["reach_step"])

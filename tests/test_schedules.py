@@ -66,8 +66,12 @@ def test_host_and_device_formula_agree():
         for t in (0, 13, 50, 99, 100, 1000):
             host = schedules.curriculum_multiplier(float(t), ratios, 100, kind, 10.0, 20, xp=np)
             device = schedules.curriculum_multiplier(
-                keras.ops.cast(t, "float32"), keras.ops.convert_to_tensor(ratios.astype("float32")),
-                100, kind, 10.0, 20,
+                keras.ops.cast(t, "float32"),
+                keras.ops.convert_to_tensor(ratios.astype("float32")),
+                100,
+                kind,
+                10.0,
+                20,
             )
             np.testing.assert_allclose(keras.ops.convert_to_numpy(device), host, rtol=2e-5)
 

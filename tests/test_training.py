@@ -185,7 +185,9 @@ def test_saved_model_trains_on_another_backend(tmp_path):
         "print('RATES', opt.current_learning_rates())\n"
     )
     env = dict(os.environ, KERAS_BACKEND=other)
-    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rates = eval(proc.stdout.split("RATES", 1)[1].strip())
     np.testing.assert_allclose(rates, opt.learning_rates_at(4), rtol=1e-5)

@@ -68,8 +68,9 @@ CURRICULUM_EPOCHS = 5
 EPOCHS = 200
 
 
-def resnet18(num_classes: int, width: int = 64, input_shape=(32, 32, 3), l2: float = 0.0,
-             blocks_per_stage: int = 2):
+def resnet18(
+    num_classes: int, width: int = 64, input_shape=(32, 32, 3), l2: float = 0.0, blocks_per_stage: int = 2
+):
     """ResNet-18 for 32x32 inputs. Layer names: `stem_*`, `s{stage}b{block}_*`, `head`.
 
     `blocks_per_stage=2` is ResNet-18; smaller values only make smoke runs cheaper.
@@ -81,8 +82,16 @@ def resnet18(num_classes: int, width: int = 64, input_shape=(32, 32, 3), l2: flo
     bn = dict(momentum=0.9, epsilon=1e-5, beta_regularizer=reg, gamma_regularizer=reg)
 
     def conv(filters, kernel, stride, name):
-        return layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False,
-                             kernel_initializer="he_normal", kernel_regularizer=reg, name=name)
+        return layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding="same",
+            use_bias=False,
+            kernel_initializer="he_normal",
+            kernel_regularizer=reg,
+            name=name,
+        )
 
     inputs = keras.Input(input_shape)
     x = conv(width, 3, 1, "stem_conv")(inputs)
@@ -113,12 +122,20 @@ def resnet18(num_classes: int, width: int = 64, input_shape=(32, 32, 3), l2: flo
 
 def official_buckets(model) -> list[list]:
     """The official code's LeRaC groups: stem, each residual block, head (input first)."""
-    blocks = sorted({layer.name.split("_")[0] for layer in model.layers if layer.name[:1] == "s"
-                     and layer.name[1:2].isdigit()}, key=lambda n: (int(n[1]), int(n[3:])))
+    blocks = sorted(
+        {
+            layer.name.split("_")[0]
+            for layer in model.layers
+            if layer.name[:1] == "s" and layer.name[1:2].isdigit()
+        },
+        key=lambda n: (int(n[1]), int(n[3:])),
+    )
     prefixes = ["stem_", *(f"{b}_" for b in blocks), "head"]
     buckets = []
     for prefix in prefixes:
-        members = [layer for layer in model.layers if layer.name.startswith(prefix) and layer.trainable_weights]
+        members = [
+            layer for layer in model.layers if layer.name.startswith(prefix) and layer.trainable_weights
+        ]
         buckets.append(members)
     return buckets
 
@@ -180,7 +197,9 @@ def main(argv=None, default_dataset: str = "cifar10") -> dict:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--limit-steps", type=int, default=None, help="batches per epoch (smoke runs)")
-    parser.add_argument("--width", type=int, default=64, help="stem width (64 = ResNet-18; small for smoke runs)")
+    parser.add_argument(
+        "--width", type=int, default=64, help="stem width (64 = ResNet-18; small for smoke runs)"
+    )
     parser.add_argument("--blocks-per-stage", type=int, default=2, help="2 = ResNet-18; 1 for smoke runs")
     parser.add_argument("--weight-decay-mode", choices=("decoupled", "coupled"), default="decoupled")
     parser.add_argument("--seed", type=int, default=0)
@@ -202,15 +221,25 @@ def main(argv=None, default_dataset: str = "cifar10") -> dict:
         model = add_smoothing(model, kernel_size=3, sigma=1.0)
         callbacks.append(SmoothingSchedule(decay=0.9, every_epochs=5))
     optimizer = make_optimizer(args.regime, model, args.dataset, steps_per_epoch, args.weight_decay_mode)
-    model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=optimizer,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     start = time.perf_counter()
-    history = model.fit(train, epochs=args.epochs, validation_data=test, callbacks=callbacks, verbose=args.verbose)
+    history = model.fit(
+        train, epochs=args.epochs, validation_data=test, callbacks=callbacks, verbose=args.verbose
+    )
     _, accuracy = model.evaluate(test, verbose=0)
     result = {
-        "dataset": args.dataset, "regime": args.regime, "epochs": args.epochs, "width": args.width,
-        "steps_per_epoch": steps_per_epoch, "weight_decay_mode": args.weight_decay_mode,
-        "backend": keras.backend.backend(), "test_accuracy": float(accuracy),
+        "dataset": args.dataset,
+        "regime": args.regime,
+        "epochs": args.epochs,
+        "width": args.width,
+        "steps_per_epoch": steps_per_epoch,
+        "weight_decay_mode": args.weight_decay_mode,
+        "backend": keras.backend.backend(),
+        "test_accuracy": float(accuracy),
         "train_seconds": time.perf_counter() - start,
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
