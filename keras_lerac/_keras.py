@@ -10,16 +10,34 @@ Keras upgrade that breaks one is caught by one test with a message naming the ve
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import keras
 
 __all__ = [
     "KerasInternalsError",
+    "apply_weight_decay",
+    "creation_scope",
+    "current_learning_rate",
     "check_assumptions",
     "flatten_layers",
     "is_functional",
+    "learning_rate_of",
     "nodes_by_depth",
+    "own_variables",
+    "public_optimizer_class",
+    "share_step_count",
+    "slots",
+    "step_counter",
+    "torch_fusable_classes",
+    "track_all_state",
+    "tracking_on",
+    "untracked",
+    "update_step",
+    "variable_key",
+    "weight_decay_exclusions",
 ]
 
 
@@ -71,6 +89,255 @@ def flatten_layers(layer: Any) -> list:
         raise _missing("Layer._flatten_layers", error) from None
 
 
+# ----------------------------------------------------------------------------- optimizers
+# `LeRaC` overrides `Optimizer._backend_update_step(grads, variables, learning_rate)`:
+# Keras' `apply` calls it after clipping, gradient accumulation and EMA, with the
+# optimizer's current rate. `check_assumptions` verifies that it is still called.
+
+
+def public_optimizer_class(cls: type) -> type:
+    """The backend-independent class of an optimizer class.
+
+    Relies on: each backend's own optimizer classes (e.g. torch's fused SGD, which
+    `keras.optimizers.SGD(...)` returns on the torch backend) living under
+    `keras.src.backend` and subclassing the public class of the same name.
+    A user's class is returned as it is.
+    """
+    public = getattr(keras.optimizers, cls.__name__, None)
+    if (
+        cls.__module__.startswith("keras.src.backend.")
+        and isinstance(public, type)
+        and issubclass(cls, public)
+    ):
+        return public
+    return cls
+
+
+def own_variables(optimizer: keras.optimizers.Optimizer) -> list:
+    """The variables the optimizer itself created (a wrapper's, without its inner ones').
+
+    Relies on: `Optimizer._variables`, the list `Optimizer.variables` copies.
+    """
+    try:
+        return optimizer._variables
+    except AttributeError as error:
+        raise _missing("Optimizer._variables", error) from None
+
+
+def step_counter(optimizer: keras.optimizers.Optimizer) -> keras.Variable:
+    """The raw step counter: micro-batches under gradient accumulation.
+
+    Keras evaluates a learning-rate schedule at this count. Relies on:
+    `Optimizer._iterations`.
+    """
+    try:
+        return optimizer._iterations
+    except AttributeError as error:
+        raise _missing("Optimizer._iterations", error) from None
+
+
+def variable_key(optimizer: keras.optimizers.Optimizer, variable: Any) -> Any:
+    """The key the optimizer files `variable` under (stable under TF distribution).
+
+    Relies on: `Optimizer._var_key`.
+    """
+    return optimizer._var_key(variable)
+
+
+def current_learning_rate(optimizer: keras.optimizers.Optimizer) -> Any:
+    """The optimizer's rate at its current step (a schedule evaluated at the raw count).
+
+    Relies on: `Optimizer._get_current_learning_rate`.
+    """
+    return optimizer._get_current_learning_rate()
+
+
+def creation_scope(optimizer: keras.optimizers.Optimizer):
+    """Where variables an optimizer creates for itself must be created.
+
+    On TensorFlow without a strategy in scope, the optimizer's own default strategy (a
+    `build` may run inside a traced step). Relies on: TF optimizers' `_distribution_strategy`.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        if not tf.distribute.has_strategy():
+            return optimizer._distribution_strategy.scope()
+    return contextlib.nullcontext()
+
+
+def learning_rate_of(optimizer: keras.optimizers.Optimizer) -> Any:
+    """The optimizer's learning rate as given: a `keras.Variable`, a schedule or a callable.
+
+    Relies on: `Optimizer._learning_rate` holding it (the public `learning_rate` property
+    evaluates a schedule instead).
+    """
+    try:
+        return optimizer._learning_rate
+    except AttributeError as error:
+        raise _missing("Optimizer._learning_rate", error) from None
+
+
+def share_step_count(
+    optimizer: keras.optimizers.Optimizer, source: keras.optimizers.Optimizer
+) -> keras.Variable:
+    """Makes a built `optimizer` count its steps with `source`'s counter.
+
+    Afterwards `optimizer.iterations` reads what `source.iterations` reads (gradient
+    accumulation included: it counts updates, not micro-batches), so the step count of
+    Adam's bias corrections and the like is `source`'s. Its own counter is untracked:
+    neither saved nor carried through JAX's stateless step.
+
+    Relies on: `Optimizer._iterations` being the counter, `_untrack_variable`, and the
+    `iterations` property floor-dividing `_iterations` by `gradient_accumulation_steps`
+    (which a built optimizer reads nowhere else but in `apply`, and `LeRaC` never calls
+    a bucket optimizer's `apply`).
+
+    Returns:
+        The optimizer's own counter, now unused (TensorFlow's checkpoint bookkeeping
+        still refers to it).
+    """
+    try:
+        own = optimizer._iterations
+        optimizer._untrack_variable(own)
+        shared = source._iterations
+    except AttributeError as error:
+        raise _missing("Optimizer._iterations and Optimizer._untrack_variable", error) from None
+    object.__setattr__(optimizer, "_iterations", shared)
+    optimizer.gradient_accumulation_steps = source.gradient_accumulation_steps
+    return own
+
+
+@contextlib.contextmanager
+def tracking_on() -> Iterator[None]:
+    """Turns Keras' automatic variable tracking on inside the block.
+
+    Keras optimizers record the variables they own by attribute assignment (`self.x =
+    Variable(...)`), unless a caller switched tracking off for the thread (as wrapper
+    optimizers' `build` does). Relies on: the switch being the global attribute
+    `"tracking_on"` of `keras.src.backend.common.global_state`.
+    """
+    from keras.src.backend.common import global_state
+
+    previous = global_state.get_global_attribute("tracking_on", True)
+    global_state.set_global_attribute("tracking_on", True)
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("tracking_on", previous)
+
+
+def untracked(function):
+    """Decorator: Keras' automatic tracking is off while `function` runs.
+
+    Relies on: `keras.src.utils.tracking.no_automatic_dependency_tracking`.
+    """
+    from keras.src.utils import tracking
+
+    return tracking.no_automatic_dependency_tracking(function)
+
+
+def _variables_in(value: Any, found: dict) -> None:
+    if isinstance(value, keras.Variable):
+        found.setdefault(id(value), value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _variables_in(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _variables_in(item, found)
+
+
+def track_all_state(optimizer: keras.optimizers.Optimizer, foreign: list) -> list:
+    """Tracks every variable the optimizer holds that it does not track yet.
+
+    Every attribute of the optimizer is searched (through lists, tuples and dicts) for
+    `keras.Variable`s; those that are neither in `optimizer.variables` nor in `foreign`
+    (the model's variables, a shared step counter) are added to `optimizer.variables`,
+    so that they are saved and carried through JAX's stateless step like any slot.
+
+    Args:
+        optimizer: A built optimizer.
+        foreign: Variables the optimizer refers to but does not own.
+
+    Returns:
+        The variables that were added (empty when Keras tracked everything itself).
+
+    Relies on: `Optimizer._track_variable` appending to the list `variables` returns.
+    """
+    found: dict = {}
+    for value in vars(optimizer).values():
+        _variables_in(value, found)
+    known = {id(v) for v in optimizer.variables} | {id(v) for v in foreign}
+    added = [v for key, v in found.items() if key not in known]
+    for variable in added:
+        try:
+            optimizer._track_variable(variable)
+        except AttributeError as error:
+            raise _missing("Optimizer._track_variable", error) from None
+    return added
+
+
+def weight_decay_exclusions(optimizer: keras.optimizers.Optimizer) -> tuple[set, str | None]:
+    """What `optimizer.exclude_from_weight_decay(...)` was given.
+
+    Returns:
+        `(variable keys, name pattern or None)`; empty when it was never called.
+
+    Relies on: `exclude_from_weight_decay` storing the keys in
+    `_exclude_from_weight_decay` and a compiled regular expression in
+    `_exclude_from_weight_decay_pattern`; both attributes exist only once it was called.
+    """
+    if "_exclude_from_weight_decay" not in vars(optimizer):
+        return set(), None
+    pattern = optimizer._exclude_from_weight_decay_pattern
+    return set(optimizer._exclude_from_weight_decay), None if pattern is None else pattern.pattern
+
+
+def apply_weight_decay(optimizer: keras.optimizers.Optimizer, variables: list) -> None:
+    """Applies the optimizer's weight decay (with its own rate) to `variables`.
+
+    Relies on: `Optimizer._use_weight_decay(variable)` and
+    `Optimizer._apply_weight_decay(variables)`.
+    """
+    if optimizer.weight_decay is not None and any(map(optimizer._use_weight_decay, variables)):
+        optimizer._apply_weight_decay(variables)
+
+
+def update_step(optimizer: keras.optimizers.Optimizer, grads: list, variables: list, rate: Any) -> None:
+    """One update of `variables` by `optimizer` at learning rate `rate`.
+
+    Relies on: `Optimizer._backend_update_step(grads, variables, learning_rate)`, the
+    hook `apply` calls once gradients are final.
+    """
+    optimizer._backend_update_step(grads, variables, rate)
+
+
+def torch_fusable_classes() -> dict:
+    """`{"sgd": class, "adam": class}`: Keras' torch optimizers that `fused.py` reproduces.
+
+    Relies on: `keras.src.backend.torch.optimizers.torch_sgd.SGD` and `torch_adam.Adam`,
+    which update with `torch._foreach_*` ops and keep their slots in the lists
+    `momentums` (SGD) and `_momentums`, `_velocities` (Adam), by variable index.
+    """
+    from keras.src.backend.torch.optimizers import torch_adam, torch_sgd
+
+    return {"sgd": torch_sgd.SGD, "adam": torch_adam.Adam}
+
+
+def slots(optimizer: keras.optimizers.Optimizer, name: str, variable: keras.Variable) -> keras.Variable:
+    """The optimizer's slot `name` (e.g. `"_momentums"`) of `variable`.
+
+    Relies on: slot lists indexed by `Optimizer._get_variable_index(variable)`.
+    """
+    try:
+        return getattr(optimizer, name)[optimizer._get_variable_index(variable)]
+    except AttributeError as error:
+        raise _missing(
+            f"`{type(optimizer).__name__}.{name}` and `Optimizer._get_variable_index`", error
+        ) from None
+
+
 # ----------------------------------------------------------------------------- checks
 def check_assumptions() -> list[str]:
     """Checks every assumption above against the installed Keras.
@@ -91,8 +358,93 @@ def check_assumptions() -> list[str]:
         for attr in ("operation", "parent_nodes", "is_input"):
             if not hasattr(node, attr):
                 raise _missing(f"`Node.{attr}`")
-    checked.append("nodes_by_depth")
+    checked += ["is_functional", "nodes_by_depth"]
     if len(flatten_layers(model)) != 3:
         raise _missing("`_flatten_layers` listing every sublayer once")
     checked.append("flatten_layers")
+
+    sgd = keras.optimizers.SGD(0.1)
+    if public_optimizer_class(type(sgd)) is not keras.optimizers.SGD:
+        raise _missing("backend optimizer classes subclassing the public class of the same name")
+    if not isinstance(learning_rate_of(sgd), keras.Variable):
+        raise _missing("`Optimizer._learning_rate` holding a float rate as a Variable")
+    checked += ["public_optimizer_class", "learning_rate_of"]
+    if own_variables(sgd) != sgd.variables or step_counter(sgd) is not sgd.iterations:
+        raise _missing("`Optimizer._variables` and `_iterations` behind `variables` and `iterations`")
+    if float(keras.ops.convert_to_numpy(current_learning_rate(sgd))) != float(
+        keras.ops.convert_to_numpy(sgd.learning_rate)
+    ):
+        raise _missing("`Optimizer._get_current_learning_rate`")
+    with creation_scope(sgd):
+        pass
+    checked += ["own_variables", "step_counter", "current_learning_rate", "creation_scope"]
+
+    calls = []
+
+    class Probe(keras.optimizers.SGD):
+        def _backend_update_step(self, grads, variables, learning_rate):
+            calls.append(len(variables))
+            super()._backend_update_step(grads, variables, learning_rate)
+
+    probe, source = Probe(0.1), keras.optimizers.SGD(0.1, gradient_accumulation_steps=2)
+    variable = keras.Variable([1.0, 2.0])
+    probe.build([variable])
+    share_step_count(probe, source)
+    if any(v is source.iterations for v in probe.variables):
+        raise _missing("`_untrack_variable` removing a variable from `Optimizer.variables`")
+    probe.exclude_from_weight_decay(var_names=["bias"])
+    if weight_decay_exclusions(probe)[1] != "bias":
+        raise _missing("`exclude_from_weight_decay` storing `_exclude_from_weight_decay_pattern`")
+    source.build([variable])
+    for _ in range(4):
+        source.apply([keras.ops.ones((2,))], [variable])
+    if int(keras.ops.convert_to_numpy(probe.iterations)) != 2:
+        raise _missing(
+            "`Optimizer.iterations` counting updates as `_iterations // gradient_accumulation_steps`"
+        )
+    share_step_count(probe, keras.optimizers.SGD(0.1))  # a fresh counter for the next check
+    probe.apply([keras.ops.ones((2,))], [variable])
+    if variable_key(probe, variable) not in vars(probe)["_trainable_variables_indices"]:
+        raise _missing("`Optimizer._var_key` keying the variable index")
+    if calls != [1] or int(keras.ops.convert_to_numpy(probe.iterations)) != 1:
+        raise _missing("`Optimizer.apply` calling `_backend_update_step` and counting with `_iterations`")
+    checked += ["share_step_count", "weight_decay_exclusions", "variable_key", "update_step"]
+
+    decaying = keras.optimizers.SGD(0.5, weight_decay=0.5)
+    decayed = keras.Variable([1.0])
+    decaying.build([decayed])
+    apply_weight_decay(decaying, [decayed])
+    if abs(float(keras.ops.convert_to_numpy(decayed)[0]) - 0.75) > 1e-6:
+        raise _missing("`Optimizer._apply_weight_decay` decaying by learning_rate * weight_decay")
+    checked.append("apply_weight_decay")
+
+    holder = keras.optimizers.SGD(0.1)
+
+    @untracked
+    def assign_untracked():
+        holder.hidden = [keras.Variable(1.0)]
+        with tracking_on():
+            holder.shown = keras.Variable(2.0)
+
+    assign_untracked()
+    if any(v is holder.hidden[0] for v in holder.variables):
+        raise _missing("`no_automatic_dependency_tracking` switching automatic tracking off")
+    if not any(v is holder.shown for v in holder.variables):
+        raise _missing('the global attribute "tracking_on" switching automatic tracking')
+    checked += ["untracked", "tracking_on"]
+    if track_all_state(holder, []) != holder.hidden:
+        raise _missing("`Optimizer._track_variable`")
+    checked.append("track_all_state")
+
+    if keras.backend.backend() == "torch":
+        classes = torch_fusable_classes()
+        sgd, adam = keras.optimizers.SGD(0.1, momentum=0.9), keras.optimizers.Adam(0.1)
+        if type(sgd) is not classes["sgd"] or type(adam) is not classes["adam"]:
+            raise _missing("keras.optimizers.SGD/Adam being the torch_sgd/torch_adam classes on torch")
+        sgd.build([variable])
+        adam.build([variable])
+        for optimizer, name in ((sgd, "momentums"), (adam, "_momentums"), (adam, "_velocities")):
+            if tuple(slots(optimizer, name, variable).shape) != (2,):
+                raise _missing(f"the slot list `{name}`")
+        checked.append("torch_fusable_classes")
     return checked

@@ -19,17 +19,18 @@ from collections.abc import Callable, Sequence
 import keras
 from keras import ops
 
+from keras_lerac import _keras
+
 
 def fused_update(optimizers: Sequence[keras.optimizers.Optimizer]) -> Callable | None:
     """The fused update for these bucket optimizers, or None where none applies."""
     if keras.backend.backend() != "torch":
         return None
-    from keras.src.backend.torch.optimizers import torch_adam, torch_sgd
-
+    classes = _keras.torch_fusable_classes()
     kinds = {type(o) for o in optimizers}
-    if kinds == {torch_sgd.SGD}:
+    if kinds == {classes["sgd"]}:
         return _sgd
-    if kinds == {torch_adam.Adam} and not optimizers[0].amsgrad:
+    if kinds == {classes["adam"]} and not optimizers[0].amsgrad:
         return _adam
     return None
 
@@ -41,12 +42,11 @@ def _gather(optimizers, groups, per_bucket, state_attrs):
     states = [[] for _ in state_attrs]
     for inner, factor, (bucket_grads, bucket_vars) in zip(optimizers, per_bucket, groups):
         for grad, variable in zip(bucket_grads, bucket_vars):
-            index = inner._get_variable_index(variable)
             grads.append(grad)
             variables.append(variable.value)
             factors.append(factor)
             for state, attr in zip(states, state_attrs):
-                state.append(getattr(inner, attr)[index].value)
+                state.append(_keras.slots(inner, attr, variable).value)
     return grads, variables, factors, states
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import numbers
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -12,11 +10,17 @@ from typing import Any
 import keras
 import numpy as np
 from keras import ops
-from keras.src.utils import tracking
 
-from keras_lerac import depth, fused, schedules
-
-LRSchedule = keras.optimizers.schedules.LearningRateSchedule
+from keras_lerac import _keras, depth, fused
+from keras_lerac._checks import check_int, check_number
+from keras_lerac.schedules import (
+    Curriculum,
+    LearningRateSchedule,
+    check_schedule,
+    default_update_every,
+    peak_rate,
+    start_ratios,
+)
 
 # Options that act on all variables at once: they belong on the wrapper, where they see
 # every bucket (a global norm clipped per bucket would not be global).
@@ -28,17 +32,6 @@ WRAPPER_ONLY = (
     "loss_scale_factor",
     "gradient_accumulation_steps",
 )
-
-
-def _public_class_name(cls: type) -> str:
-    """`"SGD"` for `keras.optimizers.SGD` and its torch twin, else the registered name.
-
-    Stored instead of the module path so that a saved model moves across backends.
-    """
-    public = getattr(keras.optimizers, cls.__name__, None)
-    if isinstance(public, type) and issubclass(cls, public):
-        return cls.__name__
-    return keras.saving.get_registered_name(cls)
 
 
 def _check_wrapped(optimizer: Any) -> None:
@@ -66,12 +59,80 @@ def _check_wrapped(optimizer: Any) -> None:
                 f"The wrapped optimizer sets `{key}`={config[key]!r}. Pass it to LeRaC(..., "
                 f"{key}=...) instead: it acts on all buckets at once."
             )
-    if not isinstance(optimizer._learning_rate, (LRSchedule, keras.Variable)):
+
+
+def _base_rate(optimizer: keras.optimizers.Optimizer) -> float | LearningRateSchedule:
+    """The wrapped optimizer's rate: a positive float or a `LearningRateSchedule`."""
+    rate = _keras.learning_rate_of(optimizer)
+    if isinstance(rate, LearningRateSchedule):
+        return rate
+    if not isinstance(rate, keras.Variable):
         raise TypeError(
             "The wrapped optimizer's learning rate must be a float or a "
             "keras.optimizers.schedules.LearningRateSchedule (serializable, a function of "
-            f"the step). Received: {optimizer._learning_rate!r}"
+            f"the step). Received: {rate!r}"
         )
+    value = float(ops.convert_to_numpy(rate))
+    if not value > 0:
+        raise ValueError(
+            f"The wrapped optimizer's learning rate is {value:g}: the base rate must be > 0 "
+            "(a warm-up from 0 is a LearningRateSchedule, e.g. CosineDecay(0.0, ..., warmup_target=0.1))."
+        )
+    return value
+
+
+def _reference_rate(base: float | LearningRateSchedule, explicit: Any) -> float:
+    if explicit is not None:
+        return check_number("reference_learning_rate", explicit, low=0.0, low_open=True)
+    peak = peak_rate(base)
+    if peak is None:
+        raise ValueError(
+            f"LeRaC cannot tell the peak of the base schedule {type(base).__name__}, so it cannot "
+            "tell what `min_learning_rate` / `initial_learning_rates` are fractions of. Pass "
+            "`reference_learning_rate=` (usually the schedule's peak rate): a bucket that starts "
+            "at rate r runs at r / reference_learning_rate times the base schedule."
+        )
+    if not peak > 0:
+        raise ValueError(
+            f"The base schedule {type(base).__name__} never rises above 0: the base rate must be > 0."
+        )
+    return peak
+
+
+def _inner_spec(cls: type, config: dict) -> dict:
+    """How the wrapped optimizer is stored in LeRaC's config (and found again by `load_model`)."""
+    if getattr(keras.optimizers, cls.__name__, None) is cls:
+        return {
+            "module": "keras.optimizers",
+            "class_name": cls.__name__,
+            "registered_name": None,
+            "config": config,
+        }
+    return {
+        "module": cls.__module__,
+        "class_name": cls.__name__,
+        "registered_name": keras.saving.get_registered_name(cls),
+        "config": config,
+    }
+
+
+def _deserialize_inner(spec: dict, custom_objects: dict | None = None) -> keras.optimizers.Optimizer:
+    public = getattr(keras.optimizers, spec["class_name"], None)
+    if spec.get("module", "keras.optimizers") == "keras.optimizers" and isinstance(public, type):
+        return public.from_config(spec["config"])
+    name = spec.get("registered_name") or spec["class_name"]
+    try:
+        optimizer = keras.saving.deserialize_keras_object(dict(spec), custom_objects=custom_objects)
+    except Exception as error:  # Keras raises TypeError or ImportError, depending on the case
+        optimizer = error
+    if not isinstance(optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            f"LeRaC cannot rebuild its wrapped optimizer class {name!r} (module "
+            f"{spec.get('module')!r}). Register the class with "
+            "@keras.saving.register_keras_serializable(), or pass it when loading: "
+            f"keras.saving.load_model(path, custom_objects={{{spec['class_name']!r}: {spec['class_name']}}})."
+        )
+    return optimizer
 
 
 @keras.saving.register_keras_serializable(package="keras_lerac")
@@ -79,19 +140,20 @@ class LeRaC(keras.optimizers.Optimizer):
     """Learning Rate Curriculum: per-depth learning rates that rise to the base rate.
 
     LeRaC (Croitoru et al., arXiv 2205.09180) cuts the model into depth buckets and
-    gives each its own rate: bucket 0 (nearest the input) starts at the base rate
-    `eta_0`, the last bucket at `min_learning_rate`, the others log-uniformly between.
+    gives each its own rate: bucket 0 (nearest the input) follows the base rate, the
+    last bucket starts at `min_learning_rate`, the others log-uniformly between.
     During the first `curriculum_steps` iterations every rate rises until it equals
     the base rate; from then on training is conventional. Each bucket holds its own
     copy of the wrapped optimizer with its own `LearningRateSchedule`; the base rate
-    (a float or any schedule) keeps running underneath.
+    (a float or any schedule) keeps running underneath, and no bucket ever exceeds it.
 
     Args:
-        optimizer: A Keras optimizer. Its learning rate is the base rate; its other
-            settings (momentum, betas, weight decay, ...) are copied to every bucket.
-            Weight decay is applied per bucket with the bucket's rate.
+        optimizer: A Keras optimizer (any class, a user's own included). Its learning
+            rate is the base rate; its other settings (momentum, betas, weight decay,
+            `exclude_from_weight_decay`, ...) are copied to every bucket. Weight decay is
+            applied per bucket with the bucket's rate.
         min_learning_rate: Start rate of the bucket nearest the output, in
-            `(0, eta_0]`. Not needed when `initial_learning_rates` is given.
+            `(0, reference]`. Not needed when `initial_learning_rates` is given.
         curriculum_steps: `K`, the iteration (optimizer step) at which every bucket
             reaches the base rate. 0 turns the curriculum off.
         schedule: `"exponential"` (the paper's equation), `"linear"` (the paper's
@@ -108,14 +170,23 @@ class LeRaC(keras.optimizers.Optimizer):
             `build` (layer order: topological for functional and Sequential models),
             one level per top-level layer.
         initial_learning_rates: Explicit start rate of every bucket (input side
-            first), each in `(0, eta_0]`, e.g. to give the head its own start rate as
-            the official code does.
+            first), each in `(0, reference]`, e.g. to give the head its own start rate
+            as the official code does.
+        reference_learning_rate: The rate `min_learning_rate` and
+            `initial_learning_rates` are fractions of: a bucket that starts at rate `r`
+            runs at `r / reference` times the base rate. Defaults to the base rate
+            (a float) or the peak of a Keras schedule (`warmup_target` of a warming-up
+            `CosineDecay`, the largest value of `PiecewiseConstantDecay`, ...); a
+            schedule of your own needs it.
         factor: Stepwise growth factor (> 1). Default 10, as in the official code.
         update_every: Stepwise update interval in iterations. Default: the interval
             that brings the lowest bucket to the base rate right at `curriculum_steps`.
         bucket_assignment: Bucket index of each trainable variable, by position in
             the list passed to `build`. Written to the config once built, so that
             `load_model` rebuilds the same buckets with no model at hand.
+        weight_decay_exclusions: Written to the config: `{"pattern": ..., "positions":
+            ...}`, what `exclude_from_weight_decay` excluded, so that a loaded model
+            keeps it.
         name: The optimizer's name.
         **kwargs: Wrapper-level options of any Keras optimizer: `clipnorm`,
             `clipvalue`, `global_clipnorm` (across all buckets), `use_ema`,
@@ -152,76 +223,74 @@ class LeRaC(keras.optimizers.Optimizer):
         buckets: Sequence[Sequence[Any]] | None = None,
         model: keras.Model | None = None,
         initial_learning_rates: Sequence[float] | None = None,
+        reference_learning_rate: float | None = None,
         factor: float = 10.0,
         update_every: int | None = None,
         bucket_assignment: Sequence[int] | None = None,
+        weight_decay_exclusions: dict | None = None,
         name: str | None = None,
         **kwargs: Any,
     ):
         _check_wrapped(optimizer)
-        for key in ("learning_rate", "weight_decay"):
-            if key in kwargs:
-                raise ValueError(
-                    f"Set `{key}` on the wrapped optimizer, not on LeRaC: the wrapped "
-                    "optimizer's rate is the base rate, and weight decay is applied per "
-                    "bucket with that bucket's rate."
-                )
-        base = optimizer._learning_rate
-        if isinstance(base, LRSchedule):
-            base_rate = float(ops.convert_to_numpy(base(0)))
-        else:
-            base_rate = float(ops.convert_to_numpy(base))
-            base = base_rate
+        if "learning_rate" in kwargs:
+            raise ValueError(
+                "Set `learning_rate` on the wrapped optimizer, not on LeRaC: the wrapped "
+                "optimizer's rate is the base rate every bucket rises to."
+            )
+        if "weight_decay" in kwargs:
+            raise ValueError(
+                "Set `weight_decay` on the wrapped optimizer, not on LeRaC: it is applied per "
+                "bucket, with that bucket's rate."
+            )
+        base = _base_rate(optimizer)
         super().__init__(learning_rate=base, name=name or "lerac", **kwargs)
-
-        self._inner_class_name = _public_class_name(type(optimizer))
+        self._base = base
+        self.reference_learning_rate = reference_learning_rate
+        self._reference = _reference_rate(base, reference_learning_rate)
+        self._inner_class = _keras.public_optimizer_class(type(optimizer))
         inner_config = optimizer.get_config()
         inner_config.pop("name", None)
         self._inner_config = inner_config
-        self._base = base
-        self._base_rate = base_rate
-        exclude = getattr(optimizer, "_exclude_from_weight_decay", None)
-        pattern = getattr(optimizer, "_exclude_from_weight_decay_pattern", None)
-        if exclude or pattern is not None:
-            self._exclude_from_weight_decay = set(exclude or ())
-            self._exclude_from_weight_decay_pattern = pattern
+        ids, pattern = _keras.weight_decay_exclusions(optimizer)
+        saved = weight_decay_exclusions or {}
+        self._decay_excluded_ids = ids
+        self._decay_excluded_pattern = pattern or saved.get("pattern")
+        self._decay_excluded_positions = saved.get("positions")
 
         # Validate every argument now: a bad value should fail at construction.
-        if not isinstance(curriculum_steps, numbers.Integral) or isinstance(curriculum_steps, bool):
-            raise TypeError(f"`curriculum_steps` must be an int >= 0. Received: {curriculum_steps!r}")
-        if curriculum_steps < 0:
-            raise ValueError(
-                f"`curriculum_steps` must be >= 0 (0 turns the curriculum off). Received: {curriculum_steps}"
-            )
-        self.curriculum_steps = int(curriculum_steps)
-        self.schedule = schedules.check_schedule(schedule)
-        depth.check_num_buckets(num_buckets)
-        self.num_buckets = num_buckets
+        self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
+        self.schedule = check_schedule(schedule)
+        self.num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
+        bound = dict(low=0.0, low_open=True, high=self._reference, high_label=self._reference_label())
         if initial_learning_rates is None:
             if min_learning_rate is None:
                 raise ValueError("Pass `min_learning_rate` (the start rate of the last bucket).")
-            self._check_rate("min_learning_rate", min_learning_rate)
+            min_learning_rate = check_number("min_learning_rate", min_learning_rate, **bound)
         else:
             if min_learning_rate is not None:
                 raise ValueError("Pass `min_learning_rate` or `initial_learning_rates`, not both.")
-            initial_learning_rates = [float(r) for r in initial_learning_rates]
+            if isinstance(initial_learning_rates, (str, bytes)) or not isinstance(
+                initial_learning_rates, Sequence
+            ):
+                raise TypeError(
+                    "`initial_learning_rates` must be a list of numbers, one start rate per bucket. "
+                    f"Received: {initial_learning_rates!r}"
+                )
             if not initial_learning_rates:
                 raise ValueError("`initial_learning_rates` is empty: give one start rate per bucket.")
-            for j, rate in enumerate(initial_learning_rates):
-                self._check_rate(f"initial_learning_rates[{j}]", rate)
+            initial_learning_rates = [
+                check_number(f"initial_learning_rates[{j}]", rate, **bound)
+                for j, rate in enumerate(initial_learning_rates)
+            ]
             if num_buckets is not None and num_buckets != len(initial_learning_rates):
                 raise ValueError(
                     f"`num_buckets`={num_buckets} but `initial_learning_rates` has "
                     f"{len(initial_learning_rates)} entries: they must agree."
                 )
-        self.min_learning_rate = None if min_learning_rate is None else float(min_learning_rate)
+        self.min_learning_rate = min_learning_rate
         self.initial_learning_rates = initial_learning_rates
-        if not factor > 1:
-            raise ValueError(f"`factor` must be > 1. Received: factor={factor}")
-        self.factor = float(factor)
-        if update_every is not None and (not isinstance(update_every, numbers.Integral) or update_every < 1):
-            raise ValueError(f"`update_every` must be an int >= 1 or None. Received: {update_every!r}")
-        self.update_every = update_every
+        self.factor = check_number("factor", factor, low=1.0, low_open=True)
+        self.update_every = check_int("update_every", update_every, minimum=1, optional=True)
         if buckets is not None and num_buckets is not None:
             raise ValueError("Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number.")
         if buckets is not None and model is not None:
@@ -230,18 +299,23 @@ class LeRaC(keras.optimizers.Optimizer):
             raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
         self._bucket_specs = buckets
         self._model_ref = None if model is None else weakref.ref(model)
-        self._bucket_assignment = None if bucket_assignment is None else [int(b) for b in bucket_assignment]
+        if bucket_assignment is not None:
+            bucket_assignment = [
+                check_int(f"bucket_assignment[{i}]", b) for i, b in enumerate(bucket_assignment)
+            ]
+        self._bucket_assignment = bucket_assignment
+        self._config_assignment = None  # (variable ids, assignment) computed for get_config
         self._optimizers: list = []
-        self._ratios: list[float] = []
+        self._curriculum: Curriculum | None = None
         self._ratio_cache = None
         self._fused_update = None
 
-    def _check_rate(self, arg: str, rate: Any) -> None:
-        if not isinstance(rate, numbers.Real) or not 0 < rate <= self._base_rate * (1 + 1e-6):
-            raise ValueError(
-                f"`{arg}` must be in (0, base rate {self._base_rate:g}] (the wrapped optimizer's "
-                f"learning rate). Received: {rate!r}"
-            )
+    def _reference_label(self) -> str:
+        if self.reference_learning_rate is not None:
+            return f"reference_learning_rate {self._reference:g}"
+        if isinstance(self._base, LearningRateSchedule):
+            return f"the peak {self._reference:g} of the base {type(self._base).__name__}"
+        return f"the base rate {self._reference:g}"
 
     # ------------------------------------------------------------------ building
     def _assign(self, var_list: list) -> list[int]:
@@ -272,69 +346,74 @@ class LeRaC(keras.optimizers.Optimizer):
         bucket_of_level = depth.group_levels(max(levels) + 1, self.num_buckets)
         return [bucket_of_level[level] for level in levels]
 
-    def _creation_scope(self):
-        """Inner optimizers must be created under the distribution strategy (TF)."""
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            if not tf.distribute.has_strategy():
-                return self._distribution_strategy.scope()
-        return contextlib.nullcontext()
-
-    def _make_bucket_optimizer(self, j: int, ratio: float, variables: list):
-        config = dict(self._inner_config)
-        config["name"] = f"{self.name}_bucket_{j}"
-        config["learning_rate"] = schedules.CurriculumSchedule(
-            self._base, ratio, self.curriculum_steps, self.schedule, self.factor, self._update_every
-        )
-        with self._creation_scope():
-            inner = keras.optimizers.deserialize({"class_name": self._inner_class_name, "config": config})
-        # One step counter for the whole curriculum: every bucket reads the wrapper's
-        # `iterations`, so a skipped bucket stays in step and no per-bucket counter is
-        # incremented or saved.
-        inner._untrack_variable(inner._iterations)
-        object.__setattr__(inner, "_iterations", self._iterations)
-        for attr in ("_exclude_from_weight_decay", "_exclude_from_weight_decay_pattern"):
-            if hasattr(self, attr):
-                object.__setattr__(inner, attr, getattr(self, attr))
-        inner.build(variables)
-        return inner
-
-    @tracking.no_automatic_dependency_tracking
-    def build(self, var_list: list) -> None:
-        """Cuts `var_list` into buckets and builds one inner optimizer per bucket."""
-        if self.built:
-            return
-        var_list = list(var_list)
-        if not var_list:
-            raise ValueError("LeRaC was built on no trainable variables: the model has nothing to train.")
-        assignment = self._assign(var_list)
-        count = max(assignment) + 1
-        if sorted(set(assignment)) != list(range(count)):
-            raise ValueError(
-                f"Bucket assignment {assignment} skips bucket indices: every bucket from 0 to "
-                f"{count - 1} needs at least one variable. Renumber `bucket_assignment`."
-            )
+    def _make_curriculum(self, count: int) -> Curriculum:
         if self.initial_learning_rates is not None:
             if len(self.initial_learning_rates) != count:
                 raise ValueError(
                     f"`initial_learning_rates` has {len(self.initial_learning_rates)} entries "
                     f"but the model was cut into {count} buckets: give one rate per bucket."
                 )
-            ratios = [r / self._base_rate for r in self.initial_learning_rates]
+            ratios = [min(1.0, r / self._reference) for r in self.initial_learning_rates]
         else:
-            ratios = schedules.start_ratios(count, self._base_rate, self.min_learning_rate)
-        self._ratios = [min(r, 1.0) for r in ratios]
-        self._update_every = self.update_every or schedules.default_update_every(
-            self.curriculum_steps, min(self._ratios), self.factor
+            ratios = [min(1.0, r) for r in start_ratios(count, self.min_learning_rate / self._reference)]
+        update_every = self.update_every or default_update_every(
+            self.curriculum_steps, min(ratios, default=1.0), self.factor
         )
-        self._bucket_assignment = assignment
-        self._bucket_of = {self._var_key(v): b for v, b in zip(var_list, assignment)}
-        self._optimizers = [
-            self._make_bucket_optimizer(
-                j, self._ratios[j], [v for v, b in zip(var_list, assignment) if b == j]
+        return Curriculum(
+            self._base,
+            self._reference,
+            tuple(ratios),
+            self.curriculum_steps,
+            self.schedule,
+            self.factor,
+            update_every,
+        )
+
+    def _make_bucket_optimizer(self, j: int, variables: list, excluded: list) -> keras.optimizers.Optimizer:
+        config = dict(self._inner_config)
+        config["name"] = f"{self.name}_bucket_{j}"
+        config["learning_rate"] = self._curriculum.bucket_schedule(j)
+        with _keras.creation_scope(self), _keras.tracking_on():
+            # Tracking on: the inner optimizer records every variable it creates, as it
+            # does outside a wrapper (a wrapper's `build` runs with tracking off).
+            inner = self._inner_class.from_config(config)
+            if excluded or self._decay_excluded_pattern is not None:
+                names = None if self._decay_excluded_pattern is None else [self._decay_excluded_pattern]
+                inner.exclude_from_weight_decay(var_list=excluded, var_names=names)
+            inner.build(variables)
+            # One step counter for the whole curriculum: every bucket reads the wrapper's
+            # `iterations` (gradient accumulation included), so a skipped bucket stays in
+            # step and no per-bucket counter is incremented or saved.
+            unused_counter = _keras.share_step_count(inner, self)
+        # Whatever attribute an optimizer keeps state in, it is tracked, hence in
+        # `variables`: saved, restored, and carried through JAX's stateless step.
+        _keras.track_all_state(inner, foreign=[*variables, _keras.step_counter(self), unused_counter])
+        return inner
+
+    @_keras.untracked
+    def build(self, var_list: list) -> None:
+        """Cuts `var_list` into buckets and builds one inner optimizer per bucket."""
+        if self.built:
+            return
+        var_list = list(var_list)
+        assignment = self._assign(var_list) if var_list else []
+        count = max(assignment) + 1 if assignment else 0
+        if sorted(set(assignment)) != list(range(count)):
+            raise ValueError(
+                f"Bucket assignment {assignment} skips bucket indices: every bucket from 0 to "
+                f"{count - 1} needs at least one variable. Renumber `bucket_assignment`."
             )
-            for j in range(count)
+        self._curriculum = self._make_curriculum(count)
+        self._bucket_assignment = assignment
+        self._bucket_of = {_keras.variable_key(self, v): b for v, b in zip(var_list, assignment)}
+        excluded_ids = set(self._decay_excluded_ids) | _keras.weight_decay_exclusions(self)[0]
+        if self._decay_excluded_positions is not None:
+            excluded_ids |= {id(var_list[i]) for i in self._decay_excluded_positions}
+        self._decay_excluded_positions = [i for i, v in enumerate(var_list) if id(v) in excluded_ids]
+        self._bucket_variables = [[v for v, b in zip(var_list, assignment) if b == j] for j in range(count)]
+        self._optimizers = [
+            self._make_bucket_optimizer(j, variables, [v for v in variables if id(v) in excluded_ids])
+            for j, variables in enumerate(self._bucket_variables)
         ]
         # torch eager: one batched update over all buckets where Keras' math allows it.
         self._fused_update = fused.fused_update(self._optimizers)
@@ -359,16 +438,21 @@ class LeRaC(keras.optimizers.Optimizer):
     def buckets(self) -> list[list]:
         """The variables of each bucket, index 0 nearest the input."""
         self._require_built("buckets", AttributeError)
-        return [list(inner._trainable_variables) for inner in self._optimizers]
+        return [list(bucket) for bucket in self._bucket_variables]
+
+    @property
+    def curriculum(self) -> Curriculum:
+        """The `Curriculum`: base rate, start ratios, K, schedule (built optimizers only)."""
+        self._require_built("curriculum")
+        return self._curriculum
 
     @property
     def start_ratios(self) -> list[float]:
-        """`eta_j(0) / eta_0` of each bucket."""
-        self._require_built("start_ratios")
-        return list(self._ratios)
+        """`eta_j(0) / reference` of each bucket."""
+        return list(self.curriculum.start_ratios)
 
     @property
-    def base_learning_rate(self) -> float | LRSchedule:
+    def base_learning_rate(self) -> float | LearningRateSchedule:
         """The base rate: the wrapped optimizer's float rate or schedule."""
         return self._base
 
@@ -376,27 +460,19 @@ class LeRaC(keras.optimizers.Optimizer):
         """The planned rate of every bucket at iteration `step`, computed on the host.
 
         Args:
-            step: An optimizer iteration (>= 0).
+            step: An optimizer iteration: an integer >= 0.
 
         Returns:
             A list of Python floats, bucket 0 (nearest the input) first.
         """
-        self._require_built("learning_rates_at")
-        return schedules.host_rates(
-            step,
-            self._base,
-            self._ratios,
-            self.curriculum_steps,
-            self.schedule,
-            self.factor,
-            self._update_every,
-        )
+        return self.curriculum.rates_at(step)
 
     def current_learning_rates(self) -> list[float]:
         """Every bucket's rate now, read from the live optimizer state (one device read)."""
         self._require_built("current_learning_rates")
-        rates = ops.stack(self._bucket_rates(self.learning_rate))
-        return [float(r) for r in ops.convert_to_numpy(rates)]
+        if not self._optimizers:
+            return []
+        return [float(r) for r in ops.convert_to_numpy(self._rate_vector(self.learning_rate))]
 
     def summary(self, model: keras.Model | None = None, print_fn=None) -> str:
         """Prints the curriculum plan: one row per bucket (see `keras_lerac.plan`)."""
@@ -408,7 +484,7 @@ class LeRaC(keras.optimizers.Optimizer):
     @property
     def variables(self) -> list:
         # Positional: JAX's stateless_apply maps these values one to one.
-        own = self._variables[:]
+        own = _keras.own_variables(self)[:]
         for inner in self._optimizers:
             own.extend(inner.variables)
         return own
@@ -416,7 +492,7 @@ class LeRaC(keras.optimizers.Optimizer):
     @property
     def learning_rate(self):
         """The base rate now (the wrapped optimizer's rate at this iteration)."""
-        return self._get_current_learning_rate()
+        return _keras.current_learning_rate(self)
 
     @learning_rate.setter
     def learning_rate(self, value):
@@ -430,7 +506,7 @@ class LeRaC(keras.optimizers.Optimizer):
     def _ratio_tensor(self):
         if self._ratio_cache is not None:
             return self._ratio_cache
-        ratios = ops.convert_to_tensor(np.asarray(self._ratios, dtype="float32"))
+        ratios = ops.convert_to_tensor(np.asarray(self._curriculum.start_ratios, dtype="float32"))
         if keras.backend.backend() == "torch":
             # Eager: keep one device copy instead of a host-to-device copy per step.
             # (In TF and JAX this is a constant of the traced step.)
@@ -439,77 +515,108 @@ class LeRaC(keras.optimizers.Optimizer):
 
     def _rate_vector(self, base_rate):
         """Every bucket's rate at the current iteration, as one vector op."""
-        step = ops.cast(self._iterations, "float32")
-        multipliers = schedules.curriculum_multiplier(
-            step,
-            self._ratio_tensor(),
-            self.curriculum_steps,
-            self.schedule,
-            self.factor,
-            self._update_every,
-        )
-        return ops.cast(base_rate, "float32") * multipliers
-
-    def _bucket_rates(self, base_rate) -> list:
-        return ops.unstack(self._rate_vector(base_rate), num=len(self._ratios))
+        # The raw count, at which Keras also evaluates the base schedule.
+        step = ops.cast(_keras.step_counter(self), "float32")
+        return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, self._ratio_tensor())
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         groups = [([], []) for _ in self._optimizers]
         for grad, variable in zip(grads, trainable_variables):
-            bucket_grads, bucket_vars = groups[self._bucket_of[self._var_key(variable)]]
+            bucket_grads, bucket_vars = groups[self._bucket_of[_keras.variable_key(self, variable)]]
             bucket_grads.append(grad)
             bucket_vars.append(variable)
         # A bucket whose gradients were all None was filtered out upstream: its group is
         # empty and it is skipped. Its schedule reads the shared step counter, so it
         # stays in step.
         for inner, (_, bucket_vars) in zip(self._optimizers, groups):
-            if inner.weight_decay is not None and any(map(inner._use_weight_decay, bucket_vars)):
-                inner._apply_weight_decay(bucket_vars)
-        if self._fused_update is not None:
-            self._fused_update(self._optimizers, groups, self._rate_vector(learning_rate))
-            return
-        rates = self._bucket_rates(learning_rate)
-        for inner, rate, (bucket_grads, bucket_vars) in zip(self._optimizers, rates, groups):
             if bucket_vars:
-                inner._backend_update_step(bucket_grads, bucket_vars, rate)
+                _keras.apply_weight_decay(inner, bucket_vars)
+        rates = self._rate_vector(learning_rate)
+        if self._fused_update is not None:
+            self._fused_update(self._optimizers, groups, rates)
+            return
+        for inner, rate, (bucket_grads, bucket_vars) in zip(
+            self._optimizers, ops.unstack(rates, num=len(self._optimizers)), groups
+        ):
+            if bucket_vars:
+                _keras.update_step(inner, bucket_grads, bucket_vars, rate)
 
     # ------------------------------------------------------------------ saving
     def save_own_variables(self, store):
-        # Keras saves the inner optimizers as children (attribute `_optimizers`).
-        for i, variable in enumerate(self._variables):
+        # Keras saves the inner optimizers as children (attribute `optimizers`).
+        for i, variable in enumerate(_keras.own_variables(self)):
             store[str(i)] = variable.numpy()
 
     def load_own_variables(self, store):
-        if len(store.keys()) != len(self._variables):
+        if not self.built:
+            model = None if self._model_ref is None else self._model_ref()
+            if model is None:
+                warnings.warn(
+                    f"Skipping the state of LeRaC optimizer {self.name!r}: it is not built yet, so "
+                    "it has no buckets to restore (step count and every bucket's slots are left "
+                    "as they are). Build it before loading weights: "
+                    "`model.optimizer.build(model.trainable_variables)`, or pass `model=` to "
+                    "LeRaC, or load the whole model with keras.saving.load_model.",
+                    stacklevel=2,
+                )
+                return
+            # Built here, Keras then restores every bucket optimizer (its children).
+            self.build(model.trainable_variables)
+        own = _keras.own_variables(self)
+        if len(store.keys()) != len(own):
             raise ValueError(
                 f"The saved LeRaC optimizer has {len(store.keys())} own variables, this one "
-                f"{len(self._variables)}: its wrapper options (EMA, gradient accumulation) differ."
+                f"{len(own)}: its wrapper options (EMA, gradient accumulation) differ."
             )
-        for i, variable in enumerate(self._variables):
+        for i, variable in enumerate(own):
             variable.assign(store[str(i)])
+
+    def _assignment_for_config(self) -> list[int] | None:
+        """The bucket assignment, also before `build` when the model says what it will be."""
+        if self.built or self._bucket_assignment is not None:
+            return self._bucket_assignment
+        model = None if self._model_ref is None else self._model_ref()
+        if model is None or not model.built:
+            return None
+        # Keras builds the optimizer on `model.trainable_variables`, in this order.
+        variables = model.trainable_variables
+        key = tuple(id(v) for v in variables)
+        if self._config_assignment is None or self._config_assignment[0] != key:
+            self._config_assignment = (key, self._assign(variables) if variables else [])
+        return self._config_assignment[1]
 
     def get_config(self) -> dict:
         config = super().get_config()
         config.pop("learning_rate")
         config.pop("weight_decay")
-        if not self.built and (self._model_ref is not None or self._bucket_specs is not None):
-            warnings.warn(
-                "LeRaC is serialized before it was built, so the buckets given by `model` or "
-                "`buckets` are not in its config: build it first "
-                "(`opt.build(model.trainable_variables)`).",
-                stacklevel=2,
-            )
+        assignment = self._assignment_for_config()
+        specs = self._bucket_specs
+        patterns_only = specs is not None and all(
+            isinstance(item, str)
+            for bucket in specs
+            for item in (bucket if isinstance(bucket, (list, tuple)) else [bucket])
+        )
+        unresolved = None
+        if assignment is None and (self._model_ref is not None or (specs is not None and not patterns_only)):
+            unresolved = "model" if self._model_ref is not None else "buckets"
         config.update(
             {
-                "optimizer": {"class_name": self._inner_class_name, "config": self._inner_config},
+                "optimizer": _inner_spec(self._inner_class, self._inner_config),
                 "min_learning_rate": self.min_learning_rate,
                 "curriculum_steps": self.curriculum_steps,
                 "schedule": self.schedule,
                 "num_buckets": self.num_buckets,
                 "initial_learning_rates": self.initial_learning_rates,
+                "reference_learning_rate": self.reference_learning_rate,
                 "factor": self.factor,
                 "update_every": self.update_every,
-                "bucket_assignment": self._bucket_assignment,
+                "bucket_assignment": assignment,
+                "buckets": [list(b) for b in specs] if patterns_only and assignment is None else None,
+                "weight_decay_exclusions": {
+                    "pattern": self._decay_excluded_pattern,
+                    "positions": self._decay_excluded_positions,
+                },
+                "unresolved_buckets": unresolved,
             }
         )
         return config
@@ -517,7 +624,16 @@ class LeRaC(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
         config = dict(config)
-        optimizer = keras.optimizers.deserialize(config.pop("optimizer"), custom_objects=custom_objects)
+        unresolved = config.pop("unresolved_buckets", None)
+        if unresolved is not None:
+            warnings.warn(
+                f"This LeRaC optimizer was saved before it was built, with its buckets given by "
+                f"`{unresolved}=`, which a config cannot hold: its buckets now follow the order of "
+                "the model's variables, one per top-level layer. Pass the same `buckets` / `model` "
+                "to a new LeRaC to get the original buckets, or save after building.",
+                stacklevel=2,
+            )
+        optimizer = _deserialize_inner(config.pop("optimizer"), custom_objects)
         return cls(optimizer, **config)
 
 

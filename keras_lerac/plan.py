@@ -15,9 +15,6 @@ from keras_lerac.optimizer import LeRaC
 
 __all__ = ["plan", "plan_rows"]
 
-# A bucket has reached the base rate once its rate is within this relative tolerance.
-REACH_TOLERANCE = 1e-6
-
 
 def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
     if optimizer is None and model is not None:
@@ -34,36 +31,6 @@ def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
     check_built(model)
     opt.build(model.trainable_variables)
     return opt
-
-
-def _base_at(opt: LeRaC, step: int) -> float:
-    base = opt.base_learning_rate
-    if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
-        return float(ops.convert_to_numpy(base(step)))
-    return float(base)
-
-
-def _reach_step(opt: LeRaC, bucket: int) -> int:
-    """First iteration where the bucket's rate is >= base * (1 - 1e-6).
-
-    The curriculum multiplier never decreases, so a binary search over `[0, K]` on the
-    host schedule finds it (every bucket has reached the base rate at `K`).
-    """
-
-    def reached(step: int) -> bool:
-        rate = opt.learning_rates_at(step)[bucket]
-        return rate >= _base_at(opt, step) * (1 - REACH_TOLERANCE)
-
-    low, high = 0, opt.curriculum_steps
-    if reached(low):
-        return 0
-    while high - low > 1:
-        mid = (low + high) // 2
-        if reached(mid):
-            high = mid
-        else:
-            low = mid
-    return high
 
 
 def _layer_names(model: keras.Model | None, variables: list) -> dict[int, str]:
@@ -99,9 +66,11 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
     Returns:
         A list of dicts with keys `bucket` (int), `layers` (layer names, in order),
         `variables` (variable paths), `params` (int), `start_ratio`, `start_rate`
-        (`learning_rates_at(0)`), `mid_step` (`K // 2`), `mid_rate`
+        (`start_ratio` times the reference rate: `learning_rates_at(0)` unless the base
+        schedule warms up), `mid_step` (`K // 2`), `mid_rate`
         (`learning_rates_at(K // 2)`), `end_rate` (`learning_rates_at(K)`) and
-        `reach_step` (first iteration where the rate is within 1e-6 of the base rate).
+        `reach_step` (first iteration where the bucket's multiplier is within 1e-6 of 1,
+        i.e. its rate equals the base rate).
 
     Example:
 
@@ -112,10 +81,11 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
     """
     opt = _prepare(model, optimizer)
     buckets = opt.buckets
-    k = opt.curriculum_steps
+    curriculum = opt.curriculum
+    k = curriculum.steps
     mid = k // 2
-    start, middle, end = opt.learning_rates_at(0), opt.learning_rates_at(mid), opt.learning_rates_at(k)
-    ratios = opt.start_ratios
+    middle, end = curriculum.rates_at(mid), curriculum.rates_at(k)
+    start = curriculum.start_rates
     names = _layer_names(model, [v for bucket in buckets for v in bucket])
     rows = []
     for j, variables in enumerate(buckets):
@@ -129,12 +99,12 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
                 "layers": layers,
                 "variables": [getattr(v, "path", v.name) for v in variables],
                 "params": int(sum(int(np.prod(v.shape)) for v in variables)),
-                "start_ratio": float(ratios[j]),
+                "start_ratio": float(curriculum.start_ratios[j]),
                 "start_rate": start[j],
                 "mid_step": mid,
                 "mid_rate": middle[j],
                 "end_rate": end[j],
-                "reach_step": _reach_step(opt, j),
+                "reach_step": curriculum.reach_step(j),
             }
         )
     return rows
@@ -159,9 +129,14 @@ def _abbreviate(names: list[str], width: int) -> str:
 
 
 def _describe_base(opt: LeRaC) -> str:
-    base = opt.base_learning_rate
+    curriculum = opt.curriculum
+    base = curriculum.base
     if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
-        return f"{type(base).__name__} (starts at {_base_at(opt, 0):.4g})"
+        at_zero = float(ops.convert_to_numpy(base(0)))
+        return (
+            f"{type(base).__name__} (at step 0: {at_zero:.4g}; start rates are fractions of "
+            f"{curriculum.reference:.4g})"
+        )
     return f"{float(base):.4g}"
 
 

@@ -1,33 +1,44 @@
-"""The curriculum as small pure functions and Keras `LearningRateSchedule`s.
+"""The curriculum: small pure functions, one value object, and a Keras schedule per bucket.
 
 LeRaC gives bucket `j` the rate `eta_j(t) = base(t) * m_j(t)`, where `base` is the
 wrapped optimizer's own rate (a float or any schedule) and `m_j` is a multiplier that
-starts at `eta_j(0) / eta_0` and rises to exactly 1 at iteration `K`:
+starts at the bucket's start ratio `r_j` and rises to exactly 1 at iteration `K`:
 
 - `"exponential"` (the paper's equation): `m_j(t) = r_j ** (1 - t / K)`;
 - `"linear"` (the paper's ablation): `m_j(t) = r_j + (1 - r_j) * t / K`;
 - `"stepwise"` (the official code's rule): `m_j(t) = min(1, r_j * factor ** floor(t / U))`,
   with `U = update_every`;
 
-and `m_j(t) = 1` for `t >= K` in every case.
+and `m_j(t) = 1` for `t >= K` in every case. As `m_j <= 1`, no bucket ever exceeds the
+base rate, and a bucket with `r_j = 1` follows it exactly.
+
+The start ratios are fractions of a *reference rate*: the base rate itself when it is a
+float, the peak of a Keras schedule (`peak_rate`), or a rate the user names. With a
+warm-up from 0 the base rate is 0 at first, so the reference is what gives "start
+rate 1e-6" a meaning: the bucket's rate is `1e-6 / reference` times the base rate.
 
 `curriculum_multiplier` is written once for any array namespace that has `minimum`,
-`power`, `floor` and `where` (both `keras.ops` and `numpy` do): the optimizer calls it
-with `keras.ops` inside the training step, `learning_rates_at` with NumPy on the host,
-so the plan and the live rates come from the same formula.
+`power`, `floor` and `where` (both `keras.ops` and `numpy` do): the optimizer's step
+calls it with `keras.ops`, `Curriculum.rates_at` with NumPy on the host, so the plan,
+the logger and the live rates come from the same formula.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_lerac._checks import check_int
+
+LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 SCHEDULES = ("exponential", "linear", "stepwise")
+# A bucket has reached the base rate once its multiplier is within this of 1.
+REACH_TOLERANCE = 1e-6
 
 
 def check_schedule(schedule: str) -> str:
@@ -37,26 +48,25 @@ def check_schedule(schedule: str) -> str:
     return schedule
 
 
-def start_ratios(num_buckets: int, base_learning_rate: float, min_learning_rate: float) -> list[float]:
-    """Start multipliers `eta_j(0) / eta_0`, log-uniform from 1 down to `min / base`.
+def start_ratios(num_buckets: int, lowest_ratio: float) -> list[float]:
+    """Start multipliers `eta_j(0) / reference`, log-uniform from 1 down to `lowest_ratio`.
 
     Args:
-        num_buckets: Number of depth buckets (>= 1).
-        base_learning_rate: `eta_0`, the wrapped optimizer's initial rate.
-        min_learning_rate: Start rate of the last bucket (nearest the output).
+        num_buckets: Number of depth buckets (>= 0).
+        lowest_ratio: Start ratio of the last bucket (nearest the output), in (0, 1].
 
     Returns:
-        A list of `num_buckets` floats, the first 1.0; the last is
-        `min_learning_rate / base_learning_rate` (with a single bucket, 1.0).
+        A list of `num_buckets` floats, the first 1.0 and the last `lowest_ratio`
+        (with a single bucket, `[1.0]`).
 
     Example:
 
-    >>> [round(r, 6) for r in start_ratios(3, 0.1, 1e-5)]
+    >>> [round(r, 6) for r in start_ratios(3, 1e-4)]
     [1.0, 0.01, 0.0001]
     """
     if num_buckets == 1:
         return [1.0]
-    low = math.log(min_learning_rate / base_learning_rate)
+    low = math.log(lowest_ratio)
     return [math.exp(low * j / (num_buckets - 1)) for j in range(num_buckets)]
 
 
@@ -84,7 +94,7 @@ def curriculum_multiplier(
 
     Args:
         step: The iteration `t` (a float scalar tensor or number).
-        start_ratio: `eta_j(0) / eta_0`, a scalar or a 1-D array (one per bucket).
+        start_ratio: `r_j`, a scalar or a 1-D array (one per bucket).
         curriculum_steps: `K`; from `t >= K` on the multiplier is exactly 1.
         schedule: `"exponential"`, `"linear"` or `"stepwise"`.
         factor: Stepwise growth factor per update point.
@@ -108,14 +118,132 @@ def curriculum_multiplier(
     raise ValueError(check_schedule(schedule))
 
 
+def base_rate_at(base: float | LearningRateSchedule, step: Any) -> Any:
+    """The base rate at `step`: the float itself, or the schedule evaluated (traceable)."""
+    if isinstance(base, LearningRateSchedule):
+        return base(step)
+    return base
+
+
+def peak_rate(base: float | LearningRateSchedule) -> float | None:
+    """The highest rate a base rate reaches, where Keras' schedules define it.
+
+    A float is its own peak. `CosineDecay` peaks at `warmup_target` (when it warms up)
+    or `initial_learning_rate`; `PiecewiseConstantDecay` at its largest value;
+    `PolynomialDecay` at the larger of its two ends; `ExponentialDecay`,
+    `InverseTimeDecay` and `CosineDecayRestarts` at `initial_learning_rate` when they
+    decay (growing ones have no peak).
+
+    Args:
+        base: A float or a `LearningRateSchedule`.
+
+    Returns:
+        The peak as a float, or `None` for a schedule whose peak is not known (a user's
+        own schedule): LeRaC then needs `reference_learning_rate`.
+    """
+    s = keras.optimizers.schedules
+    if not isinstance(base, LearningRateSchedule):
+        return float(base)
+    if isinstance(base, s.CosineDecay):
+        if base.warmup_target is not None:
+            return max(float(base.initial_learning_rate), float(base.warmup_target))
+        return float(base.initial_learning_rate)
+    if isinstance(base, s.PiecewiseConstantDecay):
+        return max(float(v) for v in base.values)
+    if isinstance(base, s.PolynomialDecay):
+        return max(float(base.initial_learning_rate), float(base.end_learning_rate))
+    if isinstance(base, s.ExponentialDecay) and base.decay_rate <= 1:
+        return float(base.initial_learning_rate)
+    if isinstance(base, s.InverseTimeDecay) and base.decay_rate >= 0:
+        return float(base.initial_learning_rate)
+    if isinstance(base, s.CosineDecayRestarts) and base.get_config()["m_mul"] <= 1:
+        return float(base.initial_learning_rate)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Curriculum:
+    """Everything that decides every bucket's rate at every step.
+
+    The optimizer's step (`multipliers` with `keras.ops`), the host-side rates of the
+    plan, the logger and the plots (`rates_at`), and the bucket schedules all read this
+    one object, so each formula is written once.
+
+    Args:
+        base: The base rate: a float or a `LearningRateSchedule`.
+        reference: The rate the start ratios are fractions of (`peak_rate(base)` by
+            default).
+        start_ratios: `r_j` of each bucket, bucket 0 nearest the input, each in (0, 1].
+        steps: `K`, the iteration where every bucket reaches the base rate (0: off).
+        schedule: `"exponential"`, `"linear"` or `"stepwise"`.
+        factor: Stepwise growth factor (> 1).
+        update_every: Stepwise update interval in iterations (>= 1).
+    """
+
+    base: float | LearningRateSchedule
+    reference: float
+    start_ratios: tuple[float, ...]
+    steps: int
+    schedule: str = "exponential"
+    factor: float = 10.0
+    update_every: int = 1
+
+    @property
+    def num_buckets(self) -> int:
+        return len(self.start_ratios)
+
+    @property
+    def start_rates(self) -> list[float]:
+        """`reference * r_j`: each bucket's rate at t = 0 when the base is at its reference."""
+        return [self.reference * r for r in self.start_ratios]
+
+    def multipliers(self, step: Any, ratios: Any = None, xp: Any = ops) -> Any:
+        """`m_j(step)` of every bucket (`ratios`: the start ratios as a tensor, if cached)."""
+        ratios = self.start_ratios if ratios is None else ratios
+        return curriculum_multiplier(
+            step, ratios, self.steps, self.schedule, self.factor, self.update_every, xp=xp
+        )
+
+    def rates_at(self, step: int) -> list[float]:
+        """Every bucket's rate at iteration `step`, as Python floats computed on the host."""
+        step = check_int("step", step)
+        base = float(ops.convert_to_numpy(base_rate_at(self.base, step)))
+        m = self.multipliers(float(step), np.asarray(self.start_ratios, dtype=np.float64), xp=np)
+        return [base * float(x) for x in np.atleast_1d(m)][: self.num_buckets]
+
+    def reach_step(self, bucket: int) -> int:
+        """First iteration where bucket `bucket`'s multiplier is within 1e-6 of 1.
+
+        The multiplier never decreases, so a binary search over `[0, K]` finds it.
+        """
+
+        def reached(step: int) -> bool:
+            m = self.multipliers(float(step), np.float64(self.start_ratios[bucket]), xp=np)
+            return float(m) >= 1 - REACH_TOLERANCE
+
+        low, high = 0, self.steps
+        if reached(low):
+            return 0
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (low, mid) if reached(mid) else (mid, high)
+        return high
+
+    def bucket_schedule(self, bucket: int) -> CurriculumSchedule:
+        """Bucket `bucket`'s rate as a serializable Keras `LearningRateSchedule`."""
+        return CurriculumSchedule(
+            self.base, self.start_ratios[bucket], self.steps, self.schedule, self.factor, self.update_every
+        )
+
+
 @keras.saving.register_keras_serializable(package="keras_lerac")
-class CurriculumSchedule(keras.optimizers.schedules.LearningRateSchedule):
+class CurriculumSchedule(LearningRateSchedule):
     """One bucket's learning rate: the base rate times the curriculum multiplier.
 
     Args:
         base_learning_rate: The rate the bucket reaches at `curriculum_steps`: a float
             or any `LearningRateSchedule`, which keeps running underneath.
-        start_ratio: `eta_j(0) / eta_0`, in `(0, 1]`.
+        start_ratio: `eta_j(0) / reference`, in `(0, 1]`.
         curriculum_steps: `K`, the iteration where the curriculum ends (>= 0).
         schedule: `"exponential"` (default), `"linear"` or `"stepwise"`.
         factor: Stepwise growth factor (> 1).
@@ -132,7 +260,7 @@ class CurriculumSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(
         self,
-        base_learning_rate: float | keras.optimizers.schedules.LearningRateSchedule,
+        base_learning_rate: float | LearningRateSchedule,
         start_ratio: float,
         curriculum_steps: int,
         schedule: str = "exponential",
@@ -141,26 +269,25 @@ class CurriculumSchedule(keras.optimizers.schedules.LearningRateSchedule):
     ):
         self.base_learning_rate = base_learning_rate
         self.start_ratio = float(start_ratio)
-        self.curriculum_steps = int(curriculum_steps)
+        self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
         self.factor = float(factor)
-        self.update_every = int(update_every)
-
-    def base_at(self, step):
-        if isinstance(self.base_learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            return self.base_learning_rate(step)
-        return self.base_learning_rate
+        self.update_every = check_int("update_every", update_every, minimum=1)
 
     def __call__(self, step):
-        t = ops.cast(step, "float32")
         m = curriculum_multiplier(
-            t, self.start_ratio, self.curriculum_steps, self.schedule, self.factor, self.update_every
+            ops.cast(step, "float32"),
+            self.start_ratio,
+            self.curriculum_steps,
+            self.schedule,
+            self.factor,
+            self.update_every,
         )
-        return ops.cast(self.base_at(step), "float32") * m
+        return ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * m
 
     def get_config(self) -> dict:
         base = self.base_learning_rate
-        if isinstance(base, keras.optimizers.schedules.LearningRateSchedule):
+        if isinstance(base, LearningRateSchedule):
             base = keras.optimizers.schedules.serialize(base)
         return {
             "base_learning_rate": base,
@@ -179,32 +306,3 @@ class CurriculumSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 config["base_learning_rate"]
             )
         return cls(**config)
-
-
-def host_rates(
-    step: int,
-    base_learning_rate: Any,
-    ratios: Sequence[float],
-    curriculum_steps: int,
-    schedule: str,
-    factor: float,
-    update_every: int,
-) -> list[float]:
-    """Every bucket's rate at iteration `step`, computed on the host with NumPy.
-
-    A base `LearningRateSchedule` is evaluated once through `keras.ops` and read back.
-    """
-    if isinstance(base_learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-        base = float(ops.convert_to_numpy(base_learning_rate(step)))
-    else:
-        base = float(base_learning_rate)
-    m = curriculum_multiplier(
-        float(step),
-        np.asarray(ratios, dtype=np.float64),
-        curriculum_steps,
-        schedule,
-        factor,
-        update_every,
-        xp=np,
-    )
-    return [base * float(x) for x in np.atleast_1d(m)]

@@ -221,7 +221,13 @@ SGD = keras.optimizers.SGD
 @pytest.mark.parametrize(
     "kwargs, error, match",
     [
-        (dict(min_learning_rate=0.0), ValueError, "min_learning_rate.*\\(0, base rate"),
+        (dict(min_learning_rate=0.0), ValueError, "min_learning_rate.*\\(0, the base rate 0.1\\]"),
+        (dict(min_learning_rate="1e-4"), TypeError, "`min_learning_rate` must be a number"),
+        (dict(min_learning_rate=True), TypeError, "`min_learning_rate` must be a number"),
+        (dict(curriculum_steps=True), TypeError, "curriculum_steps"),
+        (dict(num_buckets=True), TypeError, "num_buckets"),
+        (dict(reference_learning_rate=0.0), ValueError, "reference_learning_rate"),
+        (dict(initial_learning_rates=0.1), TypeError, "list of numbers"),
         (dict(min_learning_rate=-1e-3), ValueError, "min_learning_rate"),
         (dict(min_learning_rate=0.5), ValueError, "min_learning_rate.*0.1"),
         (dict(curriculum_steps=-1), ValueError, "curriculum_steps.*>= 0"),
@@ -231,7 +237,7 @@ SGD = keras.optimizers.SGD
         (dict(schedule="cosine"), ValueError, "schedule.*exponential"),
         (dict(factor=1.0), ValueError, "factor"),
         (dict(update_every=0), ValueError, "update_every"),
-        (dict(learning_rate=0.1), ValueError, "wrapped optimizer"),
+        (dict(learning_rate=0.1), ValueError, "wrapped optimizer's rate is the base rate every bucket rises"),
         (dict(weight_decay=0.1), ValueError, "per bucket"),
         (dict(initial_learning_rates=[0.1, 0.2]), ValueError, "initial_learning_rates\\[1\\]"),
     ],
@@ -298,14 +304,11 @@ def test_pattern_matching_two_buckets():
         opt.build(model.trainable_variables)
 
 
-def test_model_with_no_trainable_variables():
+def test_depth_buckets_of_a_model_with_no_trainable_variables():
     model = mlp(depth=2)
     model.trainable = False
     with pytest.raises(ValueError, match="no trainable variables"):
         depth_buckets(model)
-    opt = LeRaC(SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, model=model)
-    with pytest.raises(ValueError, match="nothing to train"):
-        opt.build(model.trainable_variables)
 
 
 def test_too_many_buckets():
@@ -351,3 +354,82 @@ def test_ema_on_the_wrapper():
     opt.finalize_variable_values(variables)
     # EMA with momentum 0.5 of the values -0.1 (first step: copied) and -0.2.
     np.testing.assert_allclose(keras.ops.convert_to_numpy(variables[0]), -0.15, rtol=1e-5)
+
+
+def test_integers_of_any_integral_type_are_accepted():
+    model = mlp(depth=3)
+    opt = LeRaC(SGD(0.1), min_learning_rate=1e-6, curriculum_steps=np.int64(10), num_buckets=np.int64(2), model=model)
+    opt.build(model.trainable_variables)
+    assert len(opt.buckets) == 2 and opt.curriculum_steps == 10
+    assert opt.learning_rates_at(np.int32(10)) == pytest.approx([0.1, 0.1])
+
+
+@pytest.mark.parametrize("step, error", [(-2, ValueError), ("2", TypeError), (1.5, TypeError)])
+def test_learning_rates_at_rejects_what_is_not_a_step(step, error):
+    opt = make_apply_opt(three_variables())
+    with pytest.raises(error, match="`step` must be an integer >= 0"):
+        opt.learning_rates_at(step)
+
+
+def test_a_zero_base_rate_is_refused_by_name():
+    with pytest.raises(ValueError, match="the base rate must be > 0"):
+        LeRaC(SGD(0.0), min_learning_rate=1e-6, curriculum_steps=10)
+
+
+# ---------------------------------------------------------------- warm-up and reference rate
+S = keras.optimizers.schedules
+
+
+def warmup_base():
+    return S.CosineDecay(0.0, 200, warmup_target=0.1, warmup_steps=20)
+
+
+def test_warm_up_from_zero_follows_the_base_schedule():
+    variables = three_variables()
+    opt = LeRaC(SGD(warmup_base()), min_learning_rate=1e-5, curriculum_steps=40, buckets=[[v] for v in variables])
+    opt.build(variables)
+    assert opt.curriculum.reference == pytest.approx(0.1)
+    assert opt.start_ratios == pytest.approx([1.0, 1e-2, 1e-4])
+    base = warmup_base()
+    for t in range(0, 80, 3):
+        b = float(keras.ops.convert_to_numpy(base(t)))
+        rates = opt.learning_rates_at(t)
+        assert rates[0] == pytest.approx(b, rel=1e-6, abs=1e-12)  # bucket 0: the base schedule exactly
+        assert all(r <= b * (1 + 1e-6) for r in rates)  # no bucket above it, ever
+        assert rates[2] == pytest.approx(b * 1e-4 ** (1 - min(t / 40, 1)), rel=1e-5, abs=1e-12)
+    # The applied rates are the planned ones (plain SGD moves by lr * g, with g = 1).
+    grads = [keras.ops.ones((2,)) for _ in variables]
+    for t in range(45):
+        before = [keras.ops.convert_to_numpy(v)[0] for v in variables]
+        opt.apply(grads, variables)
+        moved = [b - keras.ops.convert_to_numpy(v)[0] for b, v in zip(before, variables)]
+        np.testing.assert_allclose(moved, opt.learning_rates_at(t), rtol=2e-4, atol=1e-9)
+
+
+def test_initial_learning_rates_are_fractions_of_the_peak():
+    opt = LeRaC(SGD(warmup_base()), initial_learning_rates=[0.1, 1e-3], curriculum_steps=10)
+    opt.build(three_variables()[:2])
+    assert opt.start_ratios == pytest.approx([1.0, 1e-2])
+    with pytest.raises(ValueError, match=r"initial_learning_rates\[1\].*\(0, the peak 0.1 of the base CosineDecay\]"):
+        LeRaC(SGD(warmup_base()), initial_learning_rates=[0.1, 0.2], curriculum_steps=10)
+
+
+class Triangle(S.LearningRateSchedule):
+    """A schedule of the user's own: LeRaC cannot know its peak."""
+
+    def __call__(self, step):
+        return 0.1 * keras.ops.minimum(keras.ops.cast(step, "float32") / 10.0, 1.0)
+
+    def get_config(self):
+        return {}
+
+
+def test_a_schedule_without_a_known_peak_needs_a_reference_rate():
+    with pytest.raises(ValueError, match="Triangle.*reference_learning_rate="):
+        LeRaC(SGD(Triangle()), min_learning_rate=1e-5, curriculum_steps=10)
+    opt = LeRaC(SGD(Triangle()), min_learning_rate=1e-5, reference_learning_rate=0.1, curriculum_steps=10)
+    opt.build(three_variables()[:2])
+    assert opt.start_ratios == pytest.approx([1.0, 1e-4])
+    assert opt.learning_rates_at(5) == pytest.approx([0.05, 0.05 * 1e-4**0.5])
+    with pytest.raises(ValueError, match="reference_learning_rate 0.1"):
+        LeRaC(SGD(Triangle()), min_learning_rate=0.5, reference_learning_rate=0.1, curriculum_steps=10)

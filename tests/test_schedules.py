@@ -53,15 +53,15 @@ def test_zero_curriculum_steps_is_conventional():
 
 
 def test_start_ratios_are_log_uniform():
-    ratios = schedules.start_ratios(5, 0.1, 1e-5)
+    ratios = schedules.start_ratios(5, 1e-4)
     assert ratios[0] == 1.0
     assert ratios[-1] == pytest.approx(1e-4)
     assert np.allclose(np.diff(np.log(ratios)), math.log(1e-4) / 4)
-    assert schedules.start_ratios(1, 0.1, 1e-5) == [1.0]
+    assert schedules.start_ratios(1, 1e-4) == [1.0]
 
 
 def test_host_and_device_formula_agree():
-    ratios = np.array(schedules.start_ratios(4, 0.1, 1e-6))
+    ratios = np.array(schedules.start_ratios(4, 1e-5))
     for kind in schedules.SCHEDULES:
         for t in (0, 13, 50, 99, 100, 1000):
             host = schedules.curriculum_multiplier(float(t), ratios, 100, kind, 10.0, 20, xp=np)
@@ -94,3 +94,49 @@ def test_default_update_every_reaches_base_at_k():
     # lowest ratio 1e-5 needs 5 x10 updates: every K // 5 iterations.
     assert schedules.default_update_every(100, 1e-5, 10.0) == 20
     assert schedules.default_update_every(3, 1e-5, 10.0) == 1
+
+
+S = keras.optimizers.schedules
+
+
+@pytest.mark.parametrize(
+    "base, peak",
+    [
+        (0.05, 0.05),
+        (S.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10), 0.1),
+        (S.CosineDecay(0.2, 100), 0.2),
+        (S.PiecewiseConstantDecay([10, 20], [0.01, 0.1, 0.001]), 0.1),
+        (S.PolynomialDecay(0.1, 100, end_learning_rate=0.01), 0.1),
+        (S.ExponentialDecay(0.1, 10, 0.5), 0.1),
+        (S.InverseTimeDecay(0.1, 10, 0.5), 0.1),
+        (S.CosineDecayRestarts(0.1, 10), 0.1),
+        (S.ExponentialDecay(0.1, 10, 2.0), None),  # grows: no peak
+    ],
+)
+def test_peak_rate_of_keras_schedules(base, peak):
+    got = schedules.peak_rate(base)
+    assert got == (None if peak is None else pytest.approx(peak))
+
+
+def test_curriculum_is_the_one_formula_for_host_and_step():
+    base = S.CosineDecay(0.0, 100, warmup_target=0.1, warmup_steps=10)
+    curriculum = schedules.Curriculum(base, 0.1, (1.0, 1e-2, 1e-4), 20, "exponential")
+    for t in (0, 5, 10, 19, 20, 60):
+        b = float(base(t))
+        want = [b * r ** (1 - min(t / 20, 1)) for r in (1.0, 1e-2, 1e-4)]
+        assert curriculum.rates_at(t) == pytest.approx(want, rel=1e-5, abs=1e-12)
+        device = keras.ops.convert_to_numpy(curriculum.multipliers(keras.ops.cast(t, "float32")))
+        np.testing.assert_allclose(device * b, want, rtol=2e-5, atol=1e-12)
+        for j in range(3):
+            assert float(curriculum.bucket_schedule(j)(t)) == pytest.approx(want[j], rel=1e-5, abs=1e-12)
+    assert curriculum.start_rates == pytest.approx([0.1, 1e-3, 1e-5])
+    # Reached: the multiplier, not the (warming-up) rate, decides.
+    assert [curriculum.reach_step(j) for j in range(3)] == [0, 20, 20]
+
+
+@pytest.mark.parametrize("step, error", [(-2, ValueError), ("2", TypeError), (2.0, TypeError), (True, TypeError)])
+def test_rates_at_rejects_what_is_not_a_step(step, error):
+    curriculum = schedules.Curriculum(0.1, 0.1, (1.0, 1e-3), 10)
+    with pytest.raises(error, match="`step` must be an integer >= 0"):
+        curriculum.rates_at(step)
+    assert curriculum.rates_at(np.int64(5)) == pytest.approx([0.1, 0.1 * 1e-3**0.5])
