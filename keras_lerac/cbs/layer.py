@@ -1,59 +1,30 @@
-"""Curriculum by Smoothing (CBS), the baseline of the LeRaC paper.
+"""The Gaussian smoothing layer of Curriculum by Smoothing (CBS), and its kernel.
 
-Curriculum by Smoothing (Sinha et al., NeurIPS 2020) low-pass filters the
-feature maps of a CNN with a Gaussian kernel placed right after every
-convolution (conv -> smoothing -> normalisation -> activation). The standard
-deviation `sigma` of the kernel starts high (blurry, "easy" features) and is
-annealed towards zero during training, when the network becomes the original
-one again.
-
-This module gives:
-
-* `GaussianSmoothing`: a Keras layer that filters 1-D, 2-D or 3-D feature maps
-  depthwise with a normalised Gaussian kernel. `sigma` lives in a
-  non-trainable variable, so it can be annealed without retracing and it is
-  saved with the model.
-* `add_smoothing` / `remove_smoothing`: rewrite a Sequential or Functional
-  model (residual graphs, nested models, several inputs/outputs) to insert a
-  smoothing layer after every convolution, or to take them all out again for
-  inference at zero cost.
-* `SmoothingSchedule`: the callback that anneals `sigma` per epoch
-  (default: times 0.9 every 5 epochs, as in the paper).
-* `smoothing_layers` and `gaussian_kernel` helpers.
-
-Everything inside `GaussianSmoothing.call` is written with `keras.ops` and has
-no Python branch on tensor values, so it traces under `tf.function`,
-`jax.jit` and `torch.compile`.
+`GaussianSmoothing` filters 1-D, 2-D or 3-D feature maps depthwise with a normalised
+Gaussian kernel (`gaussian_kernel`). `sigma` lives in a non-trainable variable, so it
+can be annealed without retracing and it is saved with the model. Everything inside
+`GaussianSmoothing.call` is written with `keras.ops` and has no Python branch on tensor
+values, so it traces under `tf.function`, `jax.jit` and `torch.compile`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-import warnings
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
-from keras.src.models.functional import Functional
 
-__all__ = [
-    "GaussianSmoothing",
-    "SmoothingSchedule",
-    "add_smoothing",
-    "gaussian_kernel",
-    "remove_smoothing",
-    "smoothing_layers",
-]
-
-_CONV_TYPES = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
+__all__ = ["GaussianSmoothing", "gaussian_kernel"]
 
 
 # --------------------------------------------------------------------------
-# Argument checks shared by the layer, the helpers and the callback.
+# Argument checks shared by the layer, the rewrite and the schedule (not public API).
 # --------------------------------------------------------------------------
-def _check_kernel_size(kernel_size: Any) -> int:
+def check_kernel_size(kernel_size: Any) -> int:
+    """Returns `kernel_size` as an int, or raises `ValueError` unless it is positive and odd."""
     if (
         isinstance(kernel_size, bool)
         or not isinstance(kernel_size, numbers.Integral)
@@ -68,7 +39,8 @@ def _check_kernel_size(kernel_size: Any) -> int:
     return int(kernel_size)
 
 
-def _check_sigma(sigma: Any, name: str = "sigma") -> float:
+def check_sigma(sigma: Any, name: str = "sigma") -> float:
+    """Returns `sigma` as a float, or raises `ValueError` (naming `name`) unless finite and >= 0."""
     try:
         value = float(sigma)
     except (TypeError, ValueError):
@@ -80,7 +52,8 @@ def _check_sigma(sigma: Any, name: str = "sigma") -> float:
     return value
 
 
-def _check_data_format(data_format: Any) -> str:
+def check_data_format(data_format: Any) -> str:
+    """Returns `"channels_last"` or `"channels_first"` (None: the Keras default), or raises."""
     if data_format is None:
         data_format = keras.config.image_data_format()
     value = str(data_format).lower()
@@ -117,8 +90,8 @@ def gaussian_kernel(kernel_size: int = 3, sigma: float = 1.0, ndim: int = 1) -> 
     >>> gaussian_kernel(3, 0.0).tolist()
     [0.0, 1.0, 0.0]
     """
-    kernel_size = _check_kernel_size(kernel_size)
-    sigma = _check_sigma(sigma)
+    kernel_size = check_kernel_size(kernel_size)
+    sigma = check_sigma(sigma)
     if isinstance(ndim, bool) or not isinstance(ndim, numbers.Integral) or not (1 <= ndim <= 3):
         raise ValueError(f"`ndim` must be 1, 2 or 3. Received: ndim={ndim!r}")
     grid = np.arange(kernel_size, dtype=np.float64) - (kernel_size - 1) / 2
@@ -189,9 +162,9 @@ class GaussianSmoothing(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.kernel_size = _check_kernel_size(kernel_size)
-        self._initial_sigma = _check_sigma(sigma)
-        self.data_format = _check_data_format(data_format)
+        self.kernel_size = check_kernel_size(kernel_size)
+        self._initial_sigma = check_sigma(sigma)
+        self.data_format = check_data_format(data_format)
         self.supports_masking = True
         # Created here (not in build) so the schedule can set it at any time.
         # float32 and autocast=False: under mixed precision the kernel is
@@ -226,7 +199,7 @@ class GaussianSmoothing(keras.layers.Layer):
 
     def set_sigma(self, value: float) -> None:
         """Assigns a new sigma (validated, `>= 0`) to the layer's variable."""
-        self.sigma.assign(_check_sigma(value))
+        self.sigma.assign(check_sigma(value))
 
     def kernel_1d(self):
         """The current normalised 1-D kernel as a float32 tensor (keras.ops)."""
@@ -302,386 +275,3 @@ class GaussianSmoothing(keras.layers.Layer):
             }
         )
         return config
-
-
-# --------------------------------------------------------------------------
-# Model rewriting.
-# --------------------------------------------------------------------------
-_SUBCLASSED_HINT = (
-    "build it as a functional (or Sequential) model, or place "
-    "GaussianSmoothing layers by hand right after each convolution"
-)
-
-
-def _is_conv(layer) -> bool:
-    return isinstance(layer, _CONV_TYPES)
-
-
-def _is_linear(activation) -> bool:
-    return (
-        activation is None
-        or activation is keras.activations.linear
-        or (getattr(activation, "__name__", None) == "linear")
-    )
-
-
-def _sublayers(layer):
-    try:
-        return list(layer._flatten_layers(include_self=False, recursive=True))
-    except AttributeError:  # not a Keras layer (e.g. an ops Operation)
-        return []
-
-
-def _check_model(model, what: str) -> None:
-    if not isinstance(model, keras.Model):
-        raise TypeError(
-            f"{what} expects a keras.Model (Sequential or Functional). Received: {type(model).__name__}"
-        )
-    if not isinstance(model, (keras.Sequential, Functional)):
-        raise TypeError(
-            f"{what} cannot rewire the subclassed model "
-            f"'{model.name}' ({type(model).__name__}): its call() is Python "
-            f"code, not a graph of layers. Instead, {_SUBCLASSED_HINT}."
-        )
-
-
-class _Rewriter:
-    """Rebuilds a Sequential/Functional model layer by layer (layers reused)."""
-
-    def __init__(self, mode, kernel_size=3, sigma=1.0):
-        self.mode = mode  # "add" or "remove"
-        self.kernel_size = kernel_size
-        self.sigma = sigma
-        self.models = {}  # id(original nested model) -> rebuilt model
-        self.smoothers = {}  # id(conv) -> GaussianSmoothing (shared convs)
-        self.names = set()
-
-    # -- graph walking ----------------------------------------------------
-    def rebuild(self, model):
-        if isinstance(model, keras.Sequential):
-            return self._rebuild_sequential(model)
-        return self._rebuild_functional(model)
-
-    def _rebuild_sequential(self, model):
-        try:
-            (old_input,) = model.inputs
-        except (AttributeError, ValueError, TypeError):
-            raise ValueError(
-                f"The Sequential model '{model.name}' has no defined input. "
-                "Give it a `keras.Input(shape)` as first layer (or build it) "
-                "before rewriting it."
-            ) from None
-        x = new_input = keras.Input(
-            batch_shape=old_input.shape,
-            dtype=old_input.dtype,
-            name=old_input.name,
-        )
-        for layer in model.layers:
-            x = self._call(layer, (x,), {})
-        return keras.Model(new_input, x, name=model.name)
-
-    def _rebuild_functional(self, model):
-        new_inputs = keras.tree.map_structure(
-            lambda t: keras.Input(batch_shape=t.shape, dtype=t.dtype, name=t.name),
-            model._inputs_struct,
-        )
-        tensors = {id(old): new for old, new in zip(model.inputs, keras.tree.flatten(new_inputs))}
-        for depth in sorted(model._nodes_by_depth, reverse=True):
-            for node in model._nodes_by_depth[depth]:
-                if not node.operation or node.is_input:
-                    continue
-                if any(id(x) not in tensors for x in node.input_tensors):
-                    continue  # not reachable from the inputs
-                args, kwargs = node.arguments.fill_in(tensors)
-                outputs = self._call(node.operation, args, kwargs)
-                for old, new in zip(node.outputs, keras.tree.flatten(outputs)):
-                    tensors[id(old)] = new
-        outputs = [tensors[id(x)] for x in model.outputs]
-        outputs = keras.tree.pack_sequence_as(model._outputs_struct, outputs)
-        return keras.Model(new_inputs, outputs, name=model.name)
-
-    # -- one layer ----------------------------------------------------------
-    def _call(self, op, args, kwargs):
-        if isinstance(op, (keras.Sequential, Functional)):
-            if id(op) not in self.models:
-                self.models[id(op)] = self.rebuild(op)
-            return self.models[id(op)](*args, **kwargs)
-        if isinstance(op, keras.Model):
-            if self.mode == "add" and any(_is_conv(lyr) for lyr in _sublayers(op)):
-                raise TypeError(
-                    f"add_smoothing cannot reach the convolutions inside the "
-                    f"nested subclassed model '{op.name}' "
-                    f"({type(op).__name__}). Instead, {_SUBCLASSED_HINT}."
-                )
-            if self.mode == "remove" and any(isinstance(lyr, GaussianSmoothing) for lyr in _sublayers(op)):
-                raise TypeError(
-                    f"remove_smoothing cannot take the GaussianSmoothing "
-                    f"layers out of the nested subclassed model '{op.name}'; "
-                    "set their sigma to 0 instead (exact identity)."
-                )
-            return op(*args, **kwargs)
-        if self.mode == "remove" and isinstance(op, GaussianSmoothing):
-            return args[0] if args else kwargs["inputs"]
-        if self.mode == "add" and _is_conv(op):
-            return self._smoother_for(op)(op(*args, **kwargs))
-        if self.mode == "add" and any(_is_conv(lyr) for lyr in _sublayers(op)):
-            raise TypeError(
-                f"add_smoothing cannot reach the convolution(s) inside the "
-                f"custom layer '{getattr(op, 'name', op)}' "
-                f"({type(op).__name__}). Instead, {_SUBCLASSED_HINT}."
-            )
-        return op(*args, **kwargs)
-
-    def _smoother_for(self, conv):
-        if id(conv) in self.smoothers:
-            return self.smoothers[id(conv)]
-        if not _is_linear(conv.activation):
-            act = getattr(conv.activation, "__name__", repr(conv.activation))
-            raise ValueError(
-                f"The convolution '{conv.name}' has activation '{act}'. CBS "
-                "smooths the conv output before the normalisation and the "
-                "activation, so set activation=None on the conv and add an "
-                "Activation layer after it (and after any normalisation)."
-            )
-        if getattr(conv, "padding", None) == "causal":
-            raise ValueError(
-                f"The convolution '{conv.name}' uses causal padding: a "
-                "symmetric Gaussian after it would leak future time steps. "
-                "Place GaussianSmoothing by hand where that is acceptable."
-            )
-        name = f"{conv.name}_smoothing"
-        i = 1
-        while name in self.names:
-            name = f"{conv.name}_smoothing_{i}"
-            i += 1
-        self.names.add(name)
-        layer = GaussianSmoothing(
-            kernel_size=self.kernel_size,
-            sigma=self.sigma,
-            data_format=conv.data_format,
-            dtype=conv.dtype_policy,
-            name=name,
-        )
-        self.smoothers[id(conv)] = layer
-        return layer
-
-
-def add_smoothing(model: keras.Model, kernel_size: int = 3, sigma: float = 1.0) -> keras.Model:
-    """Returns a new model with a `GaussianSmoothing` after every convolution.
-
-    Every `Conv1D`, `Conv2D` and `Conv3D` (including 1x1 shortcut convs of
-    residual blocks and convs inside nested Sequential/Functional models,
-    which are rebuilt too) gets one smoothing layer on its output, before
-    whatever follows (normalisation, activation, `Add`, ...). The new model
-    reuses the original layer objects, so it shares their weights: training
-    it also trains the original model's layers. The returned model is not
-    compiled. With `sigma=0` its predictions equal the original model's.
-
-    Args:
-        model: A Sequential or Functional model (residual graphs, nested
-            models and several inputs/outputs are supported). Subclassed
-            models cannot be rewired.
-        kernel_size: Positive odd integer, taps per spatial axis. Defaults
-            to 3.
-        sigma: Initial sigma of every smoothing layer, `>= 0`. Defaults to
-            1.0.
-
-    Returns:
-        A new (uncompiled) functional `keras.Model`.
-
-    Raises:
-        TypeError: for subclassed models, or convs hidden inside custom
-            layers / nested subclassed models.
-        ValueError: if the model has no convolution, already has smoothing
-            layers, or a conv has a non-linear activation or causal padding.
-
-    Example:
-
-    ```python
-    model = add_smoothing(base_model, kernel_size=3, sigma=1.0)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=20, callbacks=[SmoothingSchedule()])
-    inference_model = remove_smoothing(model)
-    ```
-    """
-    _check_model(model, "add_smoothing")
-    kernel_size = _check_kernel_size(kernel_size)
-    sigma = _check_sigma(sigma)
-    layers = _sublayers(model)
-    if not any(_is_conv(lyr) for lyr in layers):
-        raise ValueError(
-            f"The model '{model.name}' has no Conv1D/Conv2D/Conv3D layer, so "
-            "there is nothing to smooth. CBS applies to convolutional "
-            "networks; for other models use a different curriculum."
-        )
-    if any(isinstance(lyr, GaussianSmoothing) for lyr in layers):
-        raise ValueError(
-            f"The model '{model.name}' already has GaussianSmoothing layers. "
-            "Change their sigma (see smoothing_layers) or call "
-            "remove_smoothing(model) first."
-        )
-    return _Rewriter("add", kernel_size, sigma).rebuild(model)
-
-
-def remove_smoothing(model: keras.Model) -> keras.Model:
-    """Returns a new model without any `GaussianSmoothing` layer.
-
-    Use it after CBS training to get the plain network for inference (no
-    smoothing cost). The other layers are reused with their trained weights;
-    predictions equal the smoothed model's at `sigma = 0`.
-
-    Args:
-        model: A Sequential or Functional model, typically the output of
-            `add_smoothing` after training.
-
-    Returns:
-        A new (uncompiled) functional `keras.Model`.
-
-    Example:
-
-    ```python
-    plain = remove_smoothing(trained_cbs_model)
-    plain.save("model.keras")
-    ```
-    """
-    _check_model(model, "remove_smoothing")
-    if not smoothing_layers(model):
-        warnings.warn(
-            f"The model '{model.name}' has no GaussianSmoothing layer; "
-            "remove_smoothing returns an equivalent rebuilt model.",
-            stacklevel=2,
-        )
-    return _Rewriter("remove").rebuild(model)
-
-
-def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
-    """All `GaussianSmoothing` layers of a model, nested ones included.
-
-    Args:
-        model: A model or layer.
-
-    Returns:
-        The smoothing layers, each once, in the model's layer order (for a
-        functional model, the topological order of its graph).
-
-    Example:
-
-    ```python
-    for layer in smoothing_layers(model):
-        layer.set_sigma(0.5)
-    ```
-    """
-    found, seen = [], set()
-    candidates = [model] + _sublayers(model)
-    for layer in candidates:
-        if isinstance(layer, GaussianSmoothing) and id(layer) not in seen:
-            seen.add(id(layer))
-            found.append(layer)
-    return found
-
-
-# --------------------------------------------------------------------------
-# The schedule.
-# --------------------------------------------------------------------------
-class SmoothingSchedule(keras.callbacks.Callback):
-    """Anneals the sigma of every `GaussianSmoothing` layer, once per epoch.
-
-    At the start of epoch `e` (0-based) each smoothing layer gets
-    `initial * decay ** floor(e / every_epochs)`, or 0 from `stop_epoch` on.
-    `initial` is `initial_sigma` when given, else each layer's own sigma when
-    this callback first sees the model (at the first `fit`). The sigma used
-    in the epoch is written to the epoch logs as `"sigma"` (the first
-    layer's), so it appears in `History`.
-
-    The defaults are the CBS paper's: sigma times 0.9 every 5 epochs. When
-    resuming with `fit(initial_epoch=...)` and a new callback instance, pass
-    `initial_sigma` so that the decay is not applied twice.
-
-    Args:
-        decay: Multiplicative factor in (0, 1]. Defaults to 0.9.
-        every_epochs: Integer >= 1, epochs between two decays. Defaults to 5.
-        stop_epoch: Optional integer >= 0; from this epoch on sigma is 0
-            (the smoothing layers are then exactly the identity).
-        initial_sigma: Optional float >= 0 that overrides the layers' sigma.
-
-    Example:
-
-    ```python
-    model = add_smoothing(base_model, sigma=1.0)
-    model.compile(optimizer="adam", loss="mse")
-    history = model.fit(x, y, epochs=30,
-                        callbacks=[SmoothingSchedule(0.9, 5, stop_epoch=25)])
-    history.history["sigma"]
-    ```
-    """
-
-    def __init__(
-        self,
-        decay: float = 0.9,
-        every_epochs: int = 5,
-        stop_epoch: int | None = None,
-        initial_sigma: float | None = None,
-    ):
-        super().__init__()
-        try:
-            decay_value = float(decay)
-        except (TypeError, ValueError):
-            decay_value = float("nan")
-        if not 0.0 < decay_value <= 1.0:
-            raise ValueError(f"`decay` must be in (0, 1]. Received: decay={decay!r}")
-        if (
-            isinstance(every_epochs, bool)
-            or not isinstance(every_epochs, numbers.Integral)
-            or every_epochs < 1
-        ):
-            raise ValueError(
-                f"`every_epochs` must be an integer >= 1. Received: every_epochs={every_epochs!r}"
-            )
-        if stop_epoch is not None and (
-            isinstance(stop_epoch, bool) or not isinstance(stop_epoch, numbers.Integral) or stop_epoch < 0
-        ):
-            raise ValueError(
-                f"`stop_epoch` must be None or an integer >= 0. Received: stop_epoch={stop_epoch!r}"
-            )
-        self.decay = decay_value
-        self.every_epochs = int(every_epochs)
-        self.stop_epoch = None if stop_epoch is None else int(stop_epoch)
-        self.initial_sigma = None if initial_sigma is None else _check_sigma(initial_sigma, "initial_sigma")
-        self._layers = []
-        self._initial = {}
-        self._current = None
-
-    def sigma_at(self, epoch: int, initial: float = 1.0) -> float:
-        """The scheduled sigma at a (0-based) epoch for a given initial sigma."""
-        if self.stop_epoch is not None and epoch >= self.stop_epoch:
-            return 0.0
-        return float(initial) * self.decay ** (int(epoch) // self.every_epochs)
-
-    def on_train_begin(self, logs=None):
-        self._layers = smoothing_layers(self.model)
-        if not self._layers:
-            raise ValueError(
-                "SmoothingSchedule found no GaussianSmoothing layer in the "
-                "model. Wrap it with add_smoothing(model) first."
-            )
-        for layer in self._layers:
-            if id(layer) not in self._initial:
-                self._initial[id(layer)] = (
-                    self.initial_sigma
-                    if self.initial_sigma is not None
-                    else float(ops.convert_to_numpy(layer.sigma))
-                )
-
-    def on_epoch_begin(self, epoch, logs=None):
-        # On JAX the trainer re-reads variables after on_epoch_begin, so an
-        # assignment here is used by the whole epoch on every backend.
-        values = []
-        for layer in self._layers:
-            value = self.sigma_at(epoch, self._initial[id(layer)])
-            layer.sigma.assign(value)
-            values.append(value)
-        self._current = values[0]
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None and self._current is not None:
-            logs["sigma"] = self._current
