@@ -22,6 +22,7 @@ __all__ = [
     "creation_scope",
     "current_learning_rate",
     "check_assumptions",
+    "conv_base_classes",
     "flatten_layers",
     "is_functional",
     "learning_rate_of",
@@ -338,6 +339,37 @@ def slots(optimizer: keras.optimizers.Optimizer, name: str, variable: keras.Vari
         ) from None
 
 
+# --- CBS ---------------------------------------------------------------------------
+# Public convolution layers of keras.layers, by base class. check_assumptions() also checks
+# that every `keras.layers.*Conv*` class (ConvLSTM, a recurrent layer, aside) has one of
+# these bases, so that a conv family Keras adds later is noticed.
+_PUBLIC_CONVS = {
+    "BaseConv": ("Conv1D", "Conv2D", "Conv3D"),
+    "BaseConvTranspose": ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
+    "BaseDepthwiseConv": ("DepthwiseConv1D", "DepthwiseConv2D"),
+    "BaseSeparableConv": ("SeparableConv1D", "SeparableConv2D"),
+}
+_CONV_ATTRIBUTES = ("kernel_size", "padding", "data_format", "activation")
+
+
+def conv_base_classes() -> tuple[type, ...]:
+    """The base classes of every Keras convolution layer (plain, transposed, depthwise,
+    separable), for `isinstance` checks that also cover subclasses of the public convs.
+
+    Relies on: `BaseConv`, `BaseConvTranspose`, `BaseDepthwiseConv` and
+    `BaseSeparableConv` in `keras.src.layers.convolutional.base_*`, whose instances have
+    `kernel_size` (a tuple), `padding`, `data_format` and `activation`.
+    """
+    try:
+        from keras.src.layers.convolutional.base_conv import BaseConv
+        from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
+        from keras.src.layers.convolutional.base_depthwise_conv import BaseDepthwiseConv
+        from keras.src.layers.convolutional.base_separable_conv import BaseSeparableConv
+    except ImportError as error:
+        raise _missing("the convolution base classes in keras.src.layers.convolutional", error) from None
+    return (BaseConv, BaseConvTranspose, BaseDepthwiseConv, BaseSeparableConv)
+
+
 # ----------------------------------------------------------------------------- checks
 def check_assumptions() -> list[str]:
     """Checks every assumption above against the installed Keras.
@@ -447,4 +479,29 @@ def check_assumptions() -> list[str]:
             if tuple(slots(optimizer, name, variable).shape) != (2,):
                 raise _missing(f"the slot list `{name}`")
         checked.append("torch_fusable_classes")
+
+    # --- CBS ---
+    bases = {base.__name__: base for base in conv_base_classes()}
+    for base_name, public_names in _PUBLIC_CONVS.items():
+        for public_name in public_names:
+            cls = getattr(keras.layers, public_name, None)
+            if cls is None or base_name not in bases or not issubclass(cls, bases[base_name]):
+                raise _missing(f"keras.layers.{public_name} subclassing {base_name}")
+    for name, obj in vars(keras.layers).items():  # a new conv family needs a new base here
+        if isinstance(obj, type) and "Conv" in name and not name.startswith("ConvLSTM"):
+            if not issubclass(obj, tuple(bases.values())):
+                raise _missing(f"keras.layers.{name} subclassing one of {sorted(bases)}")
+    samples = (
+        keras.layers.Conv1D(1, 3),
+        keras.layers.Conv1DTranspose(1, 3),
+        keras.layers.DepthwiseConv1D(3),
+        keras.layers.SeparableConv1D(1, 3),
+    )
+    for conv in samples:
+        for attr in _CONV_ATTRIBUTES:
+            if not hasattr(conv, attr):
+                raise _missing(f"`{type(conv).__name__}.{attr}`")
+        if conv.kernel_size != (3,):
+            raise _missing(f"`{type(conv).__name__}.kernel_size` as a tuple")
+    checked.append("conv_base_classes")
     return checked

@@ -130,7 +130,9 @@ def test_an_unresolvable_optimizer_class_fails_to_load_with_a_clear_error(tmp_pa
     model = build_model()
     fit(model, lerac("UserSGD", 4), stop=1)
     model.save(tmp_path / "m.keras")
-    with pytest.raises(TypeError, match="cannot rebuild its wrapped optimizer class 'UserSGD'.*custom_objects"):
+    with pytest.raises(
+        TypeError, match="cannot rebuild its wrapped optimizer class 'UserSGD'.*custom_objects"
+    ):
         keras.saving.load_model(tmp_path / "m.keras")
 
 

@@ -358,7 +358,9 @@ def test_ema_on_the_wrapper():
 
 def test_integers_of_any_integral_type_are_accepted():
     model = mlp(depth=3)
-    opt = LeRaC(SGD(0.1), min_learning_rate=1e-6, curriculum_steps=np.int64(10), num_buckets=np.int64(2), model=model)
+    opt = LeRaC(
+        SGD(0.1), min_learning_rate=1e-6, curriculum_steps=np.int64(10), num_buckets=np.int64(2), model=model
+    )
     opt.build(model.trainable_variables)
     assert len(opt.buckets) == 2 and opt.curriculum_steps == 10
     assert opt.learning_rates_at(np.int32(10)) == pytest.approx([0.1, 0.1])
@@ -386,7 +388,9 @@ def warmup_base():
 
 def test_warm_up_from_zero_follows_the_base_schedule():
     variables = three_variables()
-    opt = LeRaC(SGD(warmup_base()), min_learning_rate=1e-5, curriculum_steps=40, buckets=[[v] for v in variables])
+    opt = LeRaC(
+        SGD(warmup_base()), min_learning_rate=1e-5, curriculum_steps=40, buckets=[[v] for v in variables]
+    )
     opt.build(variables)
     assert opt.curriculum.reference == pytest.approx(0.1)
     assert opt.start_ratios == pytest.approx([1.0, 1e-2, 1e-4])
@@ -410,7 +414,9 @@ def test_initial_learning_rates_are_fractions_of_the_peak():
     opt = LeRaC(SGD(warmup_base()), initial_learning_rates=[0.1, 1e-3], curriculum_steps=10)
     opt.build(three_variables()[:2])
     assert opt.start_ratios == pytest.approx([1.0, 1e-2])
-    with pytest.raises(ValueError, match=r"initial_learning_rates\[1\].*\(0, the peak 0.1 of the base CosineDecay\]"):
+    with pytest.raises(
+        ValueError, match=r"initial_learning_rates\[1\].*\(0, the peak 0.1 of the base CosineDecay\]"
+    ):
         LeRaC(SGD(warmup_base()), initial_learning_rates=[0.1, 0.2], curriculum_steps=10)
 
 

@@ -134,7 +134,9 @@ def test_curriculum_is_the_one_formula_for_host_and_step():
     assert [curriculum.reach_step(j) for j in range(3)] == [0, 20, 20]
 
 
-@pytest.mark.parametrize("step, error", [(-2, ValueError), ("2", TypeError), (2.0, TypeError), (True, TypeError)])
+@pytest.mark.parametrize(
+    "step, error", [(-2, ValueError), ("2", TypeError), (2.0, TypeError), (True, TypeError)]
+)
 def test_rates_at_rejects_what_is_not_a_step(step, error):
     curriculum = schedules.Curriculum(0.1, 0.1, (1.0, 1e-3), 10)
     with pytest.raises(error, match="`step` must be an integer >= 0"):

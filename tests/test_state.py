@@ -63,7 +63,9 @@ def test_optimizer_variables_are_the_plain_optimizers_for_every_state_kind():
 def trained(path):
     x, y = classification_data(n=32)
     model = mlp(depth=3)
-    opt = LeRaC(keras.optimizers.SGD(0.05, momentum=0.9), min_learning_rate=1e-4, curriculum_steps=8, model=model)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.05, momentum=0.9), min_learning_rate=1e-4, curriculum_steps=8, model=model
+    )
     model.compile(optimizer=opt, loss=LOSS)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     model.save_weights(path)
@@ -73,7 +75,9 @@ def trained(path):
 def test_load_weights_before_build_with_model_restores_everything(tmp_path):
     saved = trained(tmp_path / "w.weights.h5")
     model = mlp(depth=3)
-    opt = LeRaC(keras.optimizers.SGD(0.05, momentum=0.9), min_learning_rate=1e-4, curriculum_steps=8, model=model)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.05, momentum=0.9), min_learning_rate=1e-4, curriculum_steps=8, model=model
+    )
     model.compile(optimizer=opt, loss=LOSS)
     assert not opt.built
     model.load_weights(tmp_path / "w.weights.h5")
@@ -142,7 +146,9 @@ def test_tensorboard_brings_no_warning(tmp_path):
 # ------------------------------------------------------------------ config
 def test_config_before_build_holds_the_buckets_the_model_gives():
     model = mlp(depth=3)
-    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=4, model=model, num_buckets=2)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=4, model=model, num_buckets=2
+    )
     config = opt.get_config()
     assert config["bucket_assignment"] == [0, 0, 0, 0, 1, 1] and config["unresolved_buckets"] is None
     restored = LeRaC.from_config(config)
