@@ -16,9 +16,10 @@ Data (all ship with scikit-learn, so nothing downloads):
 
 - `digits`: `keras_lerac.data.load_digits` (1,347 train / 450 test 8x8 images; the
   package's fixed stratified split), as images for a small CNN and flat for an MLP.
-- `wine` (178 x 13, 3 classes) and `breast_cancer` (569 x 30, 2 classes): a fixed
-  stratified split (`train_test_split(test_size=0.25, random_state=0, stratify=y)`),
-  features standardised with the training set's mean and std, for an MLP.
+- `wine` (178 x 13, 3 classes) and `breast_cancer` (569 x 30, 2 classes):
+  `keras_lerac.data.load_tabular`, a fixed stratified split
+  (`train_test_split(test_size=0.25, random_state=0, stratify=y)`), features
+  standardised with the training set's mean and std, for an MLP.
 
 Regimes:
 
@@ -89,31 +90,18 @@ MODES = {
     "quick": {"seeds": 2, "epoch_scale": 0.3},
     "tiny": {"seeds": 1, "epoch_scale": 0.0},  # 1 epoch
 }
-SPLIT_SEED = 0
 
 
 def load(name: str):
-    """`((x_train, y_train), (x_test, y_test), num_classes)` for a bundled data set."""
-    import numpy as np
+    """`((x_train, y_train), (x_test, y_test), num_classes)` for a bundled data set.
 
-    if name == "digits":
-        from keras_lerac.data import load_digits
+    The loading and the fixed splits live in `keras_lerac.data` (one loader for the
+    package, the CLI and every benchmark).
+    """
+    from keras_lerac.data import load_dataset
 
-        return (*load_digits(flat=False), 10)
-    from sklearn import datasets
-    from sklearn.model_selection import train_test_split
-
-    loader = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer}[name]
-    bunch = loader()
-    x = bunch.data.astype("float32")
-    y = bunch.target.astype("int32")
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=0.25, random_state=SPLIT_SEED, stratify=y
-    )
-    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-7
-    x_train = ((x_train - mean) / std).astype("float32")
-    x_test = ((x_test - mean) / std).astype("float32")
-    return (x_train, y_train), (x_test, y_test), int(np.max(y)) + 1
+    (x_train, y_train), (x_test, y_test) = load_dataset(name)
+    return (x_train, y_train), (x_test, y_test), int(max(y_train.max(), y_test.max())) + 1
 
 
 def build(kind: str, input_shape, num_classes: int):
