@@ -47,7 +47,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -105,88 +104,31 @@ NUM_CLASSES = 10
 
 # ---------------------------------------------------------------------- helpers
 def machine_info() -> dict:
-    model_name = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                model_name = line.split(":", 1)[1].strip()
-                break
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return {
-        "cpu": model_name or platform.processor(),
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
+    from keras_lerac.experiments.report import machine_info as info
+
+    return info()
 
 
 def optional_modules() -> tuple[dict, list[str]]:
-    """The modules of other engineers that may not exist yet: imported guarded."""
-    found, notes = {}, []
-    try:
-        from keras_lerac.cbs import SmoothingSchedule, add_smoothing
+    """The callables of the CBS and logger arms."""
+    from keras_lerac import CurriculumLogger, SmoothingSchedule, add_smoothing
 
-        found["add_smoothing"] = add_smoothing
-        found["SmoothingSchedule"] = SmoothingSchedule
-    except Exception as error:  # noqa: BLE001 - any failure means "not available"
-        notes.append(f"cbs arm skipped: keras_lerac.cbs not importable ({type(error).__name__}: {error})")
-    try:
-        import keras_lerac
-
-        CurriculumLogger = getattr(keras_lerac, "CurriculumLogger", None)
-        if CurriculumLogger is None:
-            from keras_lerac.callbacks import CurriculumLogger
-
-        found["CurriculumLogger"] = CurriculumLogger
-    except Exception as error:  # noqa: BLE001
-        notes.append(
-            "lerac+logger arm skipped: keras_lerac.callbacks.CurriculumLogger not importable "
-            f"({type(error).__name__}: {error})"
-        )
-    return found, notes
+    found = {"add_smoothing": add_smoothing, "SmoothingSchedule": SmoothingSchedule}
+    found["CurriculumLogger"] = CurriculumLogger
+    return found, []
 
 
 def build_model(kind: str, tiny: bool = False):
-    """(a) a small residual CNN, (b) a deep thin MLP; both functional."""
-    import keras
-    from keras import layers
+    """(a) a small residual CNN, (b) a deep thin MLP: the runner's built-in models."""
+    from keras_lerac.experiments import models
 
     if kind == "cnn":
-        size = 16 if tiny else 32
-        widths = (8,) if tiny else (16, 32, 64)
-        inputs = keras.Input((size, size, 3))
-        x = layers.Conv2D(widths[0], 3, padding="same", use_bias=False, name="stem_conv")(inputs)
-        x = layers.BatchNormalization(name="stem_bn")(x)
-        x = layers.ReLU(name="stem_relu")(x)
-        channels = widths[0]
-        for i, width in enumerate(widths):
-            stride = 1 if i == 0 else 2
-            p = f"block{i + 1}"
-            y = layers.Conv2D(width, 3, strides=stride, padding="same", use_bias=False, name=f"{p}_conv1")(x)
-            y = layers.BatchNormalization(name=f"{p}_bn1")(y)
-            y = layers.ReLU(name=f"{p}_relu1")(y)
-            y = layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"{p}_conv2")(y)
-            y = layers.BatchNormalization(name=f"{p}_bn2")(y)
-            shortcut = x
-            if stride != 1 or channels != width:
-                shortcut = layers.Conv2D(width, 1, strides=stride, use_bias=False, name=f"{p}_short_conv")(x)
-                shortcut = layers.BatchNormalization(name=f"{p}_short_bn")(shortcut)
-            x = layers.Add(name=f"{p}_add")([y, shortcut])
-            x = layers.ReLU(name=f"{p}_out")(x)
-            channels = width
-        x = layers.GlobalAveragePooling2D(name="pool")(x)
-        outputs = layers.Dense(NUM_CLASSES, name="head")(x)
-        return keras.Model(inputs, outputs, name="resnet_small")
+        if tiny:
+            return models.resnet_small((16, 16, 3), NUM_CLASSES, widths=(8,))
+        return models.resnet_small((32, 32, 3), NUM_CLASSES)
     if kind == "mlp":
         depth, width = (4, 16) if tiny else (MLP_DEPTH, MLP_WIDTH)
-        inputs = keras.Input((MLP_FEATURES,))
-        x = inputs
-        for i in range(depth):
-            x = layers.Dense(width, activation="relu", name=f"dense_{i}")(x)
-        outputs = layers.Dense(NUM_CLASSES, name="head")(x)
-        return keras.Model(inputs, outputs, name=f"mlp_{depth}x{width}")
+        return models.mlp((MLP_FEATURES,), NUM_CLASSES, depth=depth, width=width)
     raise ValueError(f"unknown model {kind!r}")
 
 
@@ -663,7 +605,8 @@ def main(argv=None) -> int:
     with open(os.path.join(args.output, "overhead.md"), "w") as f:
         f.write(f"Command: `python {report['command']}`  \n")
         f.write(
-            f"Machine: {report['machine']['cpu']}, {report['machine']['nproc']} cores; intra-op threads: "
+            f"Machine: {report['machine']['processor']}, {report['machine']['cpu_count']} cores; "
+            "intra-op threads: "
             f"{report['threads'] or 'backend default'}; load average at start "
             f"{report['loadavg_start'][0]:.1f}, at end {os.getloadavg()[0]:.1f}\n\n"
         )

@@ -19,6 +19,7 @@ import keras
 __all__ = [
     "KerasInternalsError",
     "apply_weight_decay",
+    "callback_model",
     "creation_scope",
     "current_learning_rate",
     "check_assumptions",
@@ -370,6 +371,20 @@ def conv_base_classes() -> tuple[type, ...]:
     return (BaseConv, BaseConvTranspose, BaseDepthwiseConv, BaseSeparableConv)
 
 
+# ----------------------------------------------------------------------------- callbacks
+def callback_model(callback: keras.callbacks.Callback) -> Any:
+    """The model a callback was given, without syncing state.
+
+    On JAX, the public `Callback.model` property copies the trainer's state back into the
+    model's variables (a device read) each time it is read; a callback that only needs the
+    model's optimizer object reads the attribute behind it. Relies on: `Callback._model`.
+    """
+    try:
+        return callback._model
+    except AttributeError as error:
+        raise _missing("Callback._model", error) from None
+
+
 # ----------------------------------------------------------------------------- checks
 def check_assumptions() -> list[str]:
     """Checks every assumption above against the installed Keras.
@@ -449,6 +464,12 @@ def check_assumptions() -> list[str]:
     if abs(float(keras.ops.convert_to_numpy(decayed)[0]) - 0.75) > 1e-6:
         raise _missing("`Optimizer._apply_weight_decay` decaying by learning_rate * weight_decay")
     checked.append("apply_weight_decay")
+
+    callback = keras.callbacks.Callback()
+    callback.set_model(model)
+    if callback_model(callback) is not model:
+        raise _missing("`Callback.set_model` storing the model in `Callback._model`")
+    checked.append("callback_model")
 
     holder = keras.optimizers.SGD(0.1)
 

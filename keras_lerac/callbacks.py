@@ -9,33 +9,11 @@ from typing import Any
 import keras
 from keras import ops
 
-from keras_lerac.optimizer import LeRaC
+from keras_lerac import _keras
+from keras_lerac._checks import check_int
+from keras_lerac.optimizer import LeRaC, find_lerac
 
-__all__ = ["CurriculumLogger", "find_lerac"]
-
-
-def find_lerac(optimizer: Any) -> LeRaC:
-    """The `LeRaC` optimizer inside `optimizer` (unwrapping a `LossScaleOptimizer`).
-
-    Args:
-        optimizer: A model's optimizer (`model.optimizer`).
-
-    Returns:
-        The `LeRaC` instance.
-
-    Raises:
-        TypeError: if no `LeRaC` optimizer is found.
-    """
-    seen = optimizer
-    while isinstance(seen, keras.optimizers.LossScaleOptimizer):
-        seen = seen.inner_optimizer
-    if not isinstance(seen, LeRaC):
-        found = "no optimizer (the model is not compiled)" if optimizer is None else type(optimizer).__name__
-        raise TypeError(
-            "The model's optimizer is not a LeRaC optimizer (found "
-            f"{found}). Compile the model with keras_lerac.LeRaC(...) to use the curriculum tools."
-        )
-    return seen
+__all__ = ["CurriculumLogger"]
 
 
 def _read_int(variable: Any) -> int:
@@ -70,9 +48,12 @@ class CurriculumLogger(keras.callbacks.Callback):
 
     ```python
     import keras
+    from sklearn.datasets import load_digits
+
     import keras_lerac
 
-    (x, y), _ = keras_lerac.data.load_digits(flat=True)
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
                               keras.layers.Dense(10)])
     opt = keras_lerac.LeRaC(keras.optimizers.SGD(0.05, momentum=0.9),
@@ -80,7 +61,7 @@ class CurriculumLogger(keras.callbacks.Callback):
     model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     logger = keras_lerac.CurriculumLogger(every_n_steps=10)
     history = model.fit(x, y, epochs=3, callbacks=[logger, keras.callbacks.CSVLogger("log.csv")])
-    history.history["lr_bucket_2"]   # one rate per epoch
+    history.history["lr_bucket_1"]   # one rate per epoch
     logger.history[:2]               # [(0, [...]), (10, [...])]
     ```
     """
@@ -91,11 +72,7 @@ class CurriculumLogger(keras.callbacks.Callback):
         self, every_n_steps: int | None = None, plot_path: str | None = None, prefix: str = "lr_bucket_"
     ):
         super().__init__()
-        if every_n_steps is not None and (
-            isinstance(every_n_steps, bool) or not isinstance(every_n_steps, int) or every_n_steps < 1
-        ):
-            raise ValueError(f"`every_n_steps` must be an int >= 1 or None. Received: {every_n_steps!r}")
-        self.every_n_steps = every_n_steps
+        self.every_n_steps = check_int("every_n_steps", every_n_steps, minimum=1, optional=True)
         self.plot_path = None if plot_path is None else str(plot_path)
         self.prefix = prefix
         self.history: list[tuple[int, list[float]]] = []
@@ -111,7 +88,7 @@ class CurriculumLogger(keras.callbacks.Callback):
     # a race with the running step when called from Keras' async callback thread).
     # Only host-side attributes of the optimizer are used between epoch ends.
     def _optimizer(self) -> LeRaC:
-        return find_lerac(getattr(self._model, "optimizer", None))
+        return find_lerac(getattr(_keras.callback_model(self), "optimizer", None))
 
     @property
     def step(self) -> int:
@@ -130,7 +107,7 @@ class CurriculumLogger(keras.callbacks.Callback):
         opt = self._optimizer()
         if not opt.built:
             # TensorFlow without a strategy builds the optimizer in the first traced step.
-            opt.build(self._model.trainable_variables)
+            opt.build(_keras.callback_model(self).trainable_variables)
         self._step = _read_int(opt.iterations)
         self._epoch_start = self._step
         if self.every_n_steps is not None and self._step % self.every_n_steps == 0:
@@ -162,7 +139,7 @@ class CurriculumLogger(keras.callbacks.Callback):
         actual = _read_int(opt.iterations)  # one read per epoch: states are synced here
         with self._lock:
             if actual != self._step:
-                spe = int(getattr(self._model, "steps_per_execution", 1) or 1)
+                spe = int(getattr(_keras.callback_model(self), "steps_per_execution", 1) or 1)
                 explained = actual < self._step < actual + spe and not isinstance(self._epoch_steps, int)
                 if actual > self._step:
                     self._record_until(opt, actual)

@@ -17,19 +17,14 @@ from typing import Any
 
 import keras
 
+from keras_lerac import _keras
+from keras_lerac._checks import check_int
+
 __all__ = ["depth_buckets", "layer_depths", "group_levels", "resolve_bucket_specs"]
 
 
-def _is_functional(model: Any) -> bool:
-    return (
-        isinstance(model, keras.Model)
-        and hasattr(model, "_nodes_by_depth")
-        and not isinstance(model, keras.Sequential)
-    )
-
-
 def _is_graph_model(layer: Any) -> bool:
-    return isinstance(layer, keras.Sequential) or _is_functional(layer)
+    return isinstance(layer, keras.Sequential) or _keras.is_functional(layer)
 
 
 def _merge(depths: dict, layer: Any, depth: int) -> None:
@@ -65,8 +60,9 @@ def _graph_depths(model: Any) -> tuple[dict, int]:
     # Keras numbers node depth from the outputs; walk from the deepest (the inputs) up.
     node_depth: dict[int, int] = {}
     out = 0
-    for keras_depth in sorted(model._nodes_by_depth, reverse=True):
-        for node in model._nodes_by_depth[keras_depth]:
+    nodes = _keras.nodes_by_depth(model)
+    for keras_depth in sorted(nodes, reverse=True):
+        for node in nodes[keras_depth]:
             op = node.operation
             parents = [node_depth.get(id(p), 0) for p in node.parent_nodes]
             start = max(parents) if parents else 0
@@ -121,7 +117,7 @@ def layer_depths(model: keras.Model) -> list[tuple[keras.layers.Layer, int]]:
         depths, _ = _graph_depths(model)
     else:
         depths = _tracking_depths(model)
-    order = {id(layer): i for i, layer in enumerate(model._flatten_layers(include_self=False))}
+    order = {id(layer): i for i, layer in enumerate(_keras.flatten_layers(model))}
     pairs = [(layer, d) for layer, d in depths.values() if layer.trainable_variables]
     pairs.sort(key=lambda p: (p[1], order.get(id(p[0]), len(order))))
     return pairs
@@ -159,6 +155,9 @@ def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[li
     Example:
 
     ```python
+    import keras
+    import keras_lerac
+
     inputs = keras.Input((8,))
     x = keras.layers.Dense(16, activation="relu")(inputs)
     outputs = keras.layers.Dense(3)(x)
@@ -168,7 +167,7 @@ def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[li
                             curriculum_steps=500, buckets=buckets)
     ```
     """
-    check_num_buckets(num_buckets)
+    num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
     pairs = layer_depths(model)
     trainable = model.trainable_variables
     if not trainable:
@@ -191,15 +190,6 @@ def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[li
     for v in trainable:
         buckets[bucket_of_var[id(v)]].append(v)
     return buckets
-
-
-def check_num_buckets(num_buckets: Any) -> None:
-    if num_buckets is None:
-        return
-    if isinstance(num_buckets, bool) or not isinstance(num_buckets, int):
-        raise TypeError(f"`num_buckets` must be an int >= 1 or None. Received: {num_buckets!r}")
-    if num_buckets < 1:
-        raise ValueError(f"`num_buckets` must be >= 1 (or None). Received: num_buckets={num_buckets}")
 
 
 def path_groups(variables: Sequence[Any]) -> list[int]:

@@ -13,7 +13,7 @@ from keras import ops
 
 from keras_lerac import _keras, depth, fused
 from keras_lerac._checks import check_int, check_number
-from keras_lerac.schedules import (
+from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
     check_schedule,
@@ -474,12 +474,6 @@ class LeRaC(keras.optimizers.Optimizer):
             return []
         return [float(r) for r in ops.convert_to_numpy(self._rate_vector(self.learning_rate))]
 
-    def summary(self, model: keras.Model | None = None, print_fn=None) -> str:
-        """Prints the curriculum plan: one row per bucket (see `keras_lerac.plan`)."""
-        from keras_lerac.plan import plan
-
-        return plan(model, self, print_fn=print_fn)
-
     # ------------------------------------------------------------------ the step
     @property
     def variables(self) -> list:
@@ -638,3 +632,27 @@ class LeRaC(keras.optimizers.Optimizer):
 
 
 LeRaCOptimizer = LeRaC
+
+
+def find_lerac(optimizer: Any) -> LeRaC:
+    """The `LeRaC` optimizer inside `optimizer` (unwrapping a `LossScaleOptimizer`).
+
+    Args:
+        optimizer: A model's optimizer (`model.optimizer`).
+
+    Returns:
+        The `LeRaC` instance.
+
+    Raises:
+        TypeError: if no `LeRaC` optimizer is found.
+    """
+    seen = optimizer
+    while isinstance(seen, keras.optimizers.LossScaleOptimizer):
+        seen = seen.inner_optimizer
+    if not isinstance(seen, LeRaC):
+        found = "no optimizer (the model is not compiled)" if optimizer is None else type(optimizer).__name__
+        raise TypeError(
+            "The model's optimizer is not a LeRaC optimizer (found "
+            f"{found}). Compile the model with keras_lerac.LeRaC(...) to use the curriculum tools."
+        )
+    return seen

@@ -49,12 +49,17 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
     Example:
 
     ```python
-    model.compile(optimizer=opt, loss="mse")
+    import keras
+    import keras_lerac
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8), keras.layers.Dense(2)])
+    opt = keras_lerac.LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6,
+                            curriculum_steps=100, model=model)
     opt.build(model.trainable_variables)
     fig = keras_lerac.plot_curriculum(opt, path="curriculum.png")
     ```
     """
-    from keras_lerac.callbacks import find_lerac
+    from keras_lerac.optimizer import find_lerac
 
     opt = find_lerac(optimizer)
     k = opt.curriculum_steps
@@ -86,15 +91,18 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
     ax.grid(True, which="major", alpha=0.3)
     if 0 < k <= steps:
         ax.axvline(k, color="black", ls="--", lw=1)
+        # At the bottom, left of the line: every rate is at the top by then, so the label
+        # never covers a curve, and it stays inside the axes whatever K is.
         ax.annotate(
-            f"curriculum end (K={k})",
-            xy=(k, 1.0),
+            f"K = {k}",
+            xy=(k, 0.0),
             xycoords=("data", "axes fraction"),
-            xytext=(-4, -4),
+            xytext=(-4, 4),
             textcoords="offset points",
             ha="right",
-            va="top",
+            va="bottom",
             fontsize=9,
+            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
         )
     if n <= 10:
         ax.legend(loc="lower right", fontsize=8)
@@ -140,6 +148,8 @@ def plot_accuracy(
     Example:
 
     ```python
+    import keras_lerac
+
     keras_lerac.plot_accuracy({"conventional": [[0.8, 0.9], [0.82, 0.91]],
                                "lerac": [[0.78, 0.92], [0.8, 0.93]]}, path="acc.png")
     ```
@@ -149,17 +159,23 @@ def plot_accuracy(
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
+    longest = 1
     for regime, entry in results.items():
         curves = [c for c in _curves(entry, key) if c]
         if not curves:
             continue
         length = min(len(c) for c in curves)
+        longest = max(longest, length)
         values = np.array([c[:length] for c in curves])
         epochs = np.arange(1, length + 1)
         mean, std = values.mean(axis=0), values.std(axis=0)
         (line,) = ax.plot(epochs, mean, marker="o", ms=3, label=f"{regime} (n={len(curves)})")
         if len(curves) > 1:
             ax.fill_between(epochs, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlim(0.5, longest + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # whole epochs only
     ax.set_xlabel("epoch")
     ax.set_ylabel(key.replace("_", " "))
     ax.set_title("Accuracy per epoch (mean +- std over seeds)")

@@ -148,14 +148,6 @@ def test_accuracy_tiny(tmp_path):
     assert "wine-mlp" in table and "n/a" in table
 
 
-def test_accuracy_data_splits_are_fixed_and_stratified():
-    (x1, y1), (xt1, yt1), classes = accuracy.load("breast_cancer")
-    (x2, y2), _, _ = accuracy.load("breast_cancer")
-    assert classes == 2 and np.array_equal(x1, x2) and np.array_equal(y1, y2)
-    assert abs(np.mean(y1) - np.mean(yt1)) < 0.02
-    assert np.allclose(x1.mean(axis=0), 0.0, atol=1e-4)
-
-
 def test_recipe_official_rates():
     rates = recipe.official_initial_rates("cifar10")  # ResNet-18: stem, 8 blocks, head
     assert len(rates) == 10

@@ -9,7 +9,7 @@ import pytest
 from conftest import BACKEND
 
 import keras_lerac
-from keras_lerac.callbacks import CurriculumLogger, find_lerac
+from keras_lerac import CurriculumLogger, find_lerac
 
 
 def _model():

@@ -162,13 +162,16 @@ def test_layer_rejects_bad_arguments():
         {"kernel_size": 4},
         {"kernel_size": 0},
         {"kernel_size": -3},
-        {"kernel_size": 2.0},
         {"sigma": -0.1},
         {"sigma": float("nan")},
         {"data_format": "nhwc"},
     ]:
         (word,) = kwargs
         with pytest.raises(ValueError, match=word):
+            GaussianSmoothing(**kwargs)
+    for kwargs in [{"kernel_size": 2.0}, {"kernel_size": True}, {"sigma": "1.0"}]:  # not a number of the kind
+        (word,) = kwargs
+        with pytest.raises(TypeError, match=word):
             GaussianSmoothing(**kwargs)
     with pytest.raises(ValueError, match="rank 3, 4 or 5"):
         GaussianSmoothing()(np.zeros((2, 3), "float32"))
@@ -746,11 +749,13 @@ def test_schedule_validates_arguments_and_needs_smoothing(rng):
         {"decay": 0.0},
         {"decay": 1.5},
         {"every_epochs": 0},
-        {"every_epochs": 2.5},
         {"stop_epoch": -1},
         {"initial_sigma": -1.0},
     ]:
         with pytest.raises(ValueError, match=next(iter(kwargs))):
+            SmoothingSchedule(**kwargs)
+    for kwargs in [{"every_epochs": 2.5}, {"stop_epoch": True}, {"decay": "0.9"}]:
+        with pytest.raises(TypeError, match=next(iter(kwargs))):
             SmoothingSchedule(**kwargs)
     inp = keras.Input((3,))
     plain = keras.Model(inp, layers.Dense(1)(inp))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from keras_lerac import data
+from keras_lerac.experiments import data
 
 
 @pytest.mark.parametrize("name", data.TABULAR)

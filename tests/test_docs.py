@@ -1,18 +1,31 @@
-"""The README's example runs and prints what the README says it prints."""
+"""Every Python example in README.md and docs/*.md runs, and prints what it says it prints."""
 
 import contextlib
 import io
 import pathlib
 import re
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def python_blocks(path):
     return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
 
 
-def test_readme_usage_example_runs_and_prints_the_documented_rates():
+@pytest.mark.parametrize("path", [p for p in DOCS if python_blocks(p)], ids=lambda p: p.name)
+def test_every_python_block_runs(path, tmp_path, monkeypatch):
+    # The blocks of one file run in order in one namespace, as a reader would run them.
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    for i, block in enumerate(python_blocks(path)):
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(block, f"{path.name}[block {i}]", "exec"), namespace)
+
+
+def test_readme_usage_example_prints_the_documented_rates():
     block = python_blocks(ROOT / "README.md")[0]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -25,3 +38,50 @@ def test_readme_usage_example_runs_and_prints_the_documented_rates():
         assert len(got) == len(numbers)
         for g, n in zip(got, numbers):
             assert abs(g - n) <= 1e-3 * abs(n) + 1e-9 or str(g).startswith(str(n).rstrip("."))
+
+
+def _documented_objects():
+    """Every module of the package, and the classes, functions and methods defined in it."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import keras_lerac
+
+    for info in pkgutil.walk_packages(keras_lerac.__path__, prefix="keras_lerac."):
+        module = importlib.import_module(info.name)
+        yield info.name, module
+        for _, obj in inspect.getmembers(module, lambda o: inspect.isclass(o) or inspect.isfunction(o)):
+            if obj.__module__ != info.name:
+                continue
+            yield f"{info.name}.{obj.__qualname__}", obj
+            if inspect.isclass(obj):
+                for _, method in inspect.getmembers(obj, inspect.isfunction):
+                    if method.__qualname__.startswith(obj.__name__ + "."):
+                        yield f"{info.name}.{method.__qualname__}", method
+
+
+def test_every_docstring_example_runs(tmp_path, monkeypatch):
+    import doctest
+    import inspect
+
+    monkeypatch.chdir(tmp_path)
+    ran, failures = 0, []
+    for name, obj in _documented_objects():
+        doc = inspect.getdoc(obj) or ""
+        for block in re.findall(r"```python\n(.*?)```", doc, flags=re.S):
+            ran += 1
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(block, name, "exec"), {})
+            except Exception as error:  # noqa: BLE001 - collected, reported together
+                failures.append(f"{name}: {type(error).__name__}: {error}")
+        if ">>>" in doc and not inspect.ismodule(obj):
+            globs = dict(vars(inspect.getmodule(obj)))  # a doctest sees its module's names
+            for test in doctest.DocTestFinder(recurse=False).find(obj, name, globs=globs):
+                ran += 1
+                result = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS).run(test, out=lambda _: None)
+                if result.failed:
+                    failures.append(f"{name}: doctest failed")
+    assert ran >= 15, "the docstring examples were not found"
+    assert failures == [], "\n".join(failures)

@@ -3,7 +3,8 @@
 import keras
 import pytest
 
-from keras_lerac import depth_buckets, models
+from keras_lerac import depth_buckets
+from keras_lerac.experiments import models
 
 
 @pytest.mark.parametrize("residual", [False, True])

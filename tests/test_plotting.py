@@ -24,6 +24,16 @@ def _built_lerac(schedule="exponential", depth=3):
     return opt
 
 
+def extents(fig, ax, text):
+    """Window boxes of a text and its axes, as drawn."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    return text.get_window_extent(renderer), ax.get_window_extent(renderer)
+
+
 @pytest.mark.parametrize("schedule", ["exponential", "stepwise"])
 def test_plot_curriculum_png(tmp_path, schedule):
     opt = _built_lerac(schedule)
@@ -40,7 +50,23 @@ def test_plot_curriculum_png(tmp_path, schedule):
     xs, ys = buckets[2].get_data()
     np.testing.assert_allclose(ys, [opt.learning_rates_at(int(t))[2] for t in xs])
     assert any(np.allclose(line.get_xdata(), 40) for line in lines if line not in buckets)
-    assert any("K=40" in t.get_text() for t in ax.texts)
+    (label,) = [t for t in ax.texts if t.get_text() == "K = 40"]
+    # The K label lies inside the axes and covers no curve.
+    box, frame = extents(fig, ax, label)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+    for line in buckets:
+        points = ax.transData.transform(np.column_stack(line.get_data()))
+        assert not any(box.contains(x, y) for x, y in points)
+
+
+@pytest.mark.parametrize("steps", [41, 50, 400])
+def test_the_k_label_stays_inside_at_any_length(steps):
+    opt = _built_lerac("exponential")
+    fig = keras_lerac.plot_curriculum(opt, steps=steps)
+    ax = fig.axes[0]
+    (label,) = [t for t in ax.texts if t.get_text() == "K = 40"]
+    box, frame = extents(fig, ax, label)
+    assert frame.x0 <= box.x0 and box.x1 <= frame.x1
 
 
 def test_plot_curriculum_many_buckets_and_ax(tmp_path):
@@ -65,6 +91,14 @@ def test_plot_accuracy_png(tmp_path):
     labels = [line.get_label() for line in fig.axes[0].get_lines()]
     assert labels == ["conventional (n=2)", "lerac (n=2)"]
     np.testing.assert_allclose(fig.axes[0].get_lines()[0].get_ydata(), [0.55, 0.8, 0.91])
+
+
+@pytest.mark.parametrize("epochs", [1, 3, 7, 40])
+def test_accuracy_plot_ticks_are_whole_epochs(epochs):
+    results = {"lerac": [[0.5 + 0.01 * e for e in range(epochs)]]}
+    fig = keras_lerac.plot_accuracy(results)
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= epochs]
+    assert ticks and all(float(t).is_integer() for t in ticks)
 
 
 def test_plot_needs_built_optimizer():

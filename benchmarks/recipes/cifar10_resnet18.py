@@ -7,7 +7,7 @@ Usage::
         [--dataset cifar10|cifar100] [--epochs 200] [--data-dir DIR] [--limit-steps N] \
         [--width 64] [--output results.json]
 
-Data: `keras_lerac.data.tfds_image_pipeline` (TensorFlow Datasets; needs the prepared
+Data: `keras_lerac.experiments.data.tfds_image_pipeline` (TensorFlow Datasets; needs the prepared
 data set in `--data-dir` or the network once), images scaled to mean 0.5 / std 0.5 per
 channel, no augmentation, batch 64 -- as the official LeRaC code.
 
@@ -178,7 +178,7 @@ def make_optimizer(regime: str, model, dataset: str, steps_per_epoch: int, weigh
 
 
 def load_data(dataset: str, data_dir: str | None, limit_steps: int | None):
-    from keras_lerac.data import tfds_image_pipeline
+    from keras_lerac.experiments.data import tfds_image_pipeline
 
     train = tfds_image_pipeline(dataset, "train", batch_size=BATCH, shuffle=True, data_dir=data_dir)
     test = tfds_image_pipeline(dataset, "test", batch_size=BATCH, shuffle=False, data_dir=data_dir)

@@ -9,13 +9,13 @@ values, so it traces under `tf.function`, `jax.jit` and `torch.compile`.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
+
+from keras_lerac._checks import check_int, check_number
 
 __all__ = ["GaussianSmoothing", "gaussian_kernel"]
 
@@ -24,32 +24,19 @@ __all__ = ["GaussianSmoothing", "gaussian_kernel"]
 # Argument checks shared by the layer, the rewrite and the schedule (not public API).
 # --------------------------------------------------------------------------
 def check_kernel_size(kernel_size: Any) -> int:
-    """Returns `kernel_size` as an int, or raises `ValueError` unless it is positive and odd."""
-    if (
-        isinstance(kernel_size, bool)
-        or not isinstance(kernel_size, numbers.Integral)
-        or kernel_size < 1
-        or kernel_size % 2 == 0
-    ):
+    """Returns `kernel_size` as an int if it is a positive odd integer, else raises."""
+    kernel_size = check_int("kernel_size", kernel_size, minimum=1)
+    if kernel_size % 2 == 0:
         raise ValueError(
-            "`kernel_size` must be a positive odd integer (1, 3, 5, ...) so "
-            "that the Gaussian has a centre tap and 'same' zero padding is "
-            f"symmetric. Received: kernel_size={kernel_size!r}"
+            "`kernel_size` must be a positive odd integer (1, 3, 5, ...) so that the Gaussian has a "
+            f"centre tap and 'same' zero padding is symmetric. Received: kernel_size={kernel_size!r}"
         )
-    return int(kernel_size)
+    return kernel_size
 
 
 def check_sigma(sigma: Any, name: str = "sigma") -> float:
-    """Returns `sigma` as a float, or raises `ValueError` (naming `name`) unless finite and >= 0."""
-    try:
-        value = float(sigma)
-    except (TypeError, ValueError):
-        raise ValueError(f"`{name}` must be a non-negative number. Received: {name}={sigma!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"`{name}` must be a finite number >= 0 (0 means no smoothing). Received: {name}={sigma!r}"
-        )
-    return value
+    """Returns `sigma` as a float if it is a finite number >= 0 (0: no smoothing), else raises."""
+    return check_number(name, sigma, low=0.0)
 
 
 def check_data_format(data_format: Any) -> str:
@@ -92,7 +79,7 @@ def gaussian_kernel(kernel_size: int = 3, sigma: float = 1.0, ndim: int = 1) -> 
     """
     kernel_size = check_kernel_size(kernel_size)
     sigma = check_sigma(sigma)
-    if isinstance(ndim, bool) or not isinstance(ndim, numbers.Integral) or not (1 <= ndim <= 3):
+    if check_int("ndim", ndim, minimum=1) > 3:
         raise ValueError(f"`ndim` must be 1, 2 or 3. Received: ndim={ndim!r}")
     grid = np.arange(kernel_size, dtype=np.float64) - (kernel_size - 1) / 2
     if sigma == 0:
@@ -146,6 +133,9 @@ class GaussianSmoothing(keras.layers.Layer):
     Example:
 
     ```python
+    import keras
+    from keras_lerac.cbs import GaussianSmoothing
+
     inputs = keras.Input((32, 32, 3))
     x = keras.layers.Conv2D(16, 3, padding="same")(inputs)
     x = GaussianSmoothing(kernel_size=3, sigma=1.0)(x)

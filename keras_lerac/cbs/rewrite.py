@@ -282,9 +282,19 @@ def add_smoothing(
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from keras_lerac.cbs import SmoothingSchedule, add_smoothing, remove_smoothing, smoothing_layers
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    base_model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
+    x, y = np.random.rand(32, 16, 16, 3), np.random.randint(0, 10, 32)
+
     model = add_smoothing(base_model, kernel_size=3, sigma=1.0)
-    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=20, callbacks=[SmoothingSchedule()])
+    model.compile(optimizer="sgd",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=2, verbose=0, callbacks=[SmoothingSchedule()])
     inference_model = remove_smoothing(model)
     ```
     """
@@ -347,6 +357,16 @@ def remove_smoothing(model: keras.Model) -> keras.Model:
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from keras_lerac.cbs import SmoothingSchedule, add_smoothing, remove_smoothing, smoothing_layers
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    base_model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
+    x, y = np.random.rand(32, 16, 16, 3), np.random.randint(0, 10, 32)
+
+    trained_cbs_model = add_smoothing(base_model)  # ... then trained
     plain = remove_smoothing(trained_cbs_model)
     plain.save("model.keras")
     ```
@@ -376,6 +396,16 @@ def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from keras_lerac.cbs import SmoothingSchedule, add_smoothing, remove_smoothing, smoothing_layers
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    base_model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
+    x, y = np.random.rand(32, 16, 16, 3), np.random.randint(0, 10, 32)
+
+    model = add_smoothing(base_model)
     for layer in smoothing_layers(model):
         layer.set_sigma(0.5)
     ```

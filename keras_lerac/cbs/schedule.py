@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import numbers
-
 import keras
 from keras import ops
 
+from keras_lerac._checks import check_int, check_number
 from keras_lerac.cbs.layer import check_sigma
 from keras_lerac.cbs.rewrite import smoothing_layers
 
@@ -37,11 +36,21 @@ class SmoothingSchedule(keras.callbacks.Callback):
     Example:
 
     ```python
+    import keras
+    import numpy as np
+    from keras_lerac.cbs import SmoothingSchedule, add_smoothing, remove_smoothing, smoothing_layers
+
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    base_model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
+    x, y = np.random.rand(32, 16, 16, 3), np.random.randint(0, 10, 32)
+
     model = add_smoothing(base_model, sigma=1.0)
-    model.compile(optimizer="adam", loss="mse")
-    history = model.fit(x, y, epochs=30,
-                        callbacks=[SmoothingSchedule(0.9, 5, stop_epoch=25)])
-    history.history["sigma"]
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(x, y, epochs=3, verbose=0,
+                        callbacks=[SmoothingSchedule(0.9, 1, stop_epoch=2)])
+    history.history["sigma"]   # [1.0, 0.9, 0.0]
     ```
     """
 
@@ -53,31 +62,11 @@ class SmoothingSchedule(keras.callbacks.Callback):
         initial_sigma: float | None = None,
     ):
         super().__init__()
-        try:
-            decay_value = float(decay)
-        except (TypeError, ValueError):
-            decay_value = float("nan")
-        if not 0.0 < decay_value <= 1.0:
-            raise ValueError(f"`decay` must be in (0, 1]. Received: decay={decay!r}")
-        if (
-            isinstance(every_epochs, bool)
-            or not isinstance(every_epochs, numbers.Integral)
-            or every_epochs < 1
-        ):
-            raise ValueError(
-                f"`every_epochs` must be an integer >= 1. Received: every_epochs={every_epochs!r}"
-            )
-        if stop_epoch is not None and (
-            isinstance(stop_epoch, bool) or not isinstance(stop_epoch, numbers.Integral) or stop_epoch < 0
-        ):
-            raise ValueError(
-                f"`stop_epoch` must be None or an integer >= 0. Received: stop_epoch={stop_epoch!r}"
-            )
-        self.decay = decay_value
-        self.every_epochs = int(every_epochs)
-        self.stop_epoch = None if stop_epoch is None else int(stop_epoch)
+        self.decay = check_number("decay", decay, low=0.0, low_open=True, high=1.0)
+        self.every_epochs = check_int("every_epochs", every_epochs, minimum=1)
+        self.stop_epoch = check_int("stop_epoch", stop_epoch, minimum=0, optional=True)
         self.initial_sigma = None if initial_sigma is None else check_sigma(initial_sigma, "initial_sigma")
-        self._layers = []
+        self._smoothers = []
         self._initial = {}
         self._current = None
 
@@ -88,13 +77,13 @@ class SmoothingSchedule(keras.callbacks.Callback):
         return float(initial) * self.decay ** (int(epoch) // self.every_epochs)
 
     def on_train_begin(self, logs=None):
-        self._layers = smoothing_layers(self.model)
-        if not self._layers:
+        self._smoothers = smoothing_layers(self.model)
+        if not self._smoothers:
             raise ValueError(
                 "SmoothingSchedule found no GaussianSmoothing layer in the "
                 "model. Wrap it with add_smoothing(model) first."
             )
-        for layer in self._layers:
+        for layer in self._smoothers:
             if id(layer) not in self._initial:
                 self._initial[id(layer)] = (
                     self.initial_sigma
@@ -106,7 +95,7 @@ class SmoothingSchedule(keras.callbacks.Callback):
         # On JAX the trainer re-reads variables after on_epoch_begin, so an
         # assignment here is used by the whole epoch on every backend.
         values = []
-        for layer in self._layers:
+        for layer in self._smoothers:
             value = self.sigma_at(epoch, self._initial[id(layer)])
             layer.sigma.assign(value)
             values.append(value)

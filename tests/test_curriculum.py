@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_lerac import CurriculumSchedule, schedules
+from keras_lerac import CurriculumSchedule
+from keras_lerac import curriculum as schedules
 
 
 def paper_exponential(eta_j0, eta_0, t, k):

@@ -1,23 +1,63 @@
-"""Small built-in models for the `keras-lerac` command and the examples.
+"""The built-in models of the `keras-lerac` command, its runner and the benchmarks.
 
-Every builder has the signature `builder(input_shape, num_classes) -> keras.Model`,
-returns an uncompiled functional model that outputs logits, and is registered in
-`MODELS` under its name. `mlp` and `cnn` (not in `MODELS`) are the parameterised
-families behind studies over depth (any depth and width, with or without residual
-connections and batch normalisation): the same signature plus keyword-only settings.
-Convolutions have `activation=None` and are followed by `BatchNormalization` (where
-there is one) and `Activation("relu")`, so that Curriculum by Smoothing
-(`keras_lerac.cbs.add_smoothing`) can insert its Gaussian filter right after each conv.
+Every builder has the signature `builder(input_shape, num_classes) -> keras.Model` and
+returns an uncompiled functional model that outputs logits. The named models are in
+`MODELS`; `mlp` and `cnn` are the parameterised families behind studies over depth (any
+depth and width, with or without residual connections and batch normalisation), named
+`mlp_d<depth>_w<width>[_res][_bn]` and `cnn_d<depth>_w<width>[_res][_bn]`, which
+`get_model` builds from the name too. Convolutions are followed by `BatchNormalization`
+(where there is one) and `Activation("relu")`, as in the official CBS code's ResNets.
+
+This module imports Keras only when a model is built, so the command can check a model
+name without loading a backend.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import keras
-from keras import layers
+if TYPE_CHECKING:
+    import keras
 
-__all__ = ["MODELS", "digits_cnn", "digits_mlp", "resnet_tiny", "get_model", "mlp", "cnn"]
+
+class _Layers:
+    """`keras.layers`, imported on first use."""
+
+    def __getattr__(self, name):
+        import keras
+
+        return getattr(keras.layers, name)
+
+
+layers = _Layers()
+
+
+def _model(inputs, outputs, name: str) -> keras.Model:
+    import keras
+
+    return keras.Model(inputs, outputs, name=name)
+
+
+def _input(shape: tuple, name: str):
+    import keras
+
+    return keras.Input(tuple(shape), name=name)
+
+
+__all__ = [
+    "MODELS",
+    "check_model_name",
+    "cnn",
+    "digits_cnn",
+    "digits_mlp",
+    "get_model",
+    "is_conv_model",
+    "mlp",
+    "resnet_small",
+    "resnet_tiny",
+]
 
 
 def _conv_bn_relu(x, filters: int, name: str, strides: int = 1):
@@ -42,7 +82,7 @@ def digits_cnn(input_shape: tuple = (8, 8, 1), num_classes: int = 10) -> keras.M
     >>> model.output_shape
     (None, 10)
     """
-    inputs = keras.Input(input_shape, name="image")
+    inputs = _input(input_shape, "image")
     x = _conv_bn_relu(inputs, 16, "block1")
     x = _conv_bn_relu(x, 32, "block2")
     x = layers.MaxPooling2D(2, name="pool")(x)
@@ -50,7 +90,7 @@ def digits_cnn(input_shape: tuple = (8, 8, 1), num_classes: int = 10) -> keras.M
     x = layers.Dense(64, name="fc")(x)
     x = layers.Activation("relu", name="fc_relu")(x)
     outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="digits_cnn")
+    return _model(inputs, outputs, "digits_cnn")
 
 
 def digits_mlp(input_shape: tuple = (8, 8, 1), num_classes: int = 10) -> keras.Model:
@@ -63,12 +103,12 @@ def digits_mlp(input_shape: tuple = (8, 8, 1), num_classes: int = 10) -> keras.M
     Returns:
         An uncompiled functional `keras.Model` named `"digits_mlp"`.
     """
-    inputs = keras.Input(input_shape, name="image")
+    inputs = _input(input_shape, "image")
     x = layers.Flatten(name="flatten")(inputs)
     for i, units in enumerate((128, 64, 64)):
         x = layers.Dense(units, activation="relu", name=f"dense_{i + 1}")(x)
     outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="digits_mlp")
+    return _model(inputs, outputs, "digits_mlp")
 
 
 def _residual_block(x, filters: int, name: str, strides: int = 1):
@@ -98,13 +138,39 @@ def resnet_tiny(input_shape: tuple = (8, 8, 1), num_classes: int = 10) -> keras.
     Returns:
         An uncompiled functional `keras.Model` named `"resnet_tiny"`.
     """
-    inputs = keras.Input(input_shape, name="image")
+    inputs = _input(input_shape, "image")
     x = _conv_bn_relu(inputs, 16, "stem")
     x = _residual_block(x, 16, "res1")
     x = _residual_block(x, 32, "res2", strides=2)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name="resnet_tiny")
+    return _model(inputs, outputs, "resnet_tiny")
+
+
+def resnet_small(
+    input_shape: tuple = (32, 32, 3), num_classes: int = 10, *, widths: tuple = (16, 32, 64)
+) -> keras.Model:
+    """A small residual CNN for 32x32 images: a stem and one residual block per width.
+
+    Each block after the first halves the resolution with a strided conv and a 1x1
+    projection shortcut; with the default widths the model has 15 depth buckets. The
+    model of `benchmarks/overhead.py`.
+
+    Args:
+        input_shape: Shape of one image, channels last.
+        num_classes: Number of classes (logits out).
+        widths: Channels of each residual block.
+
+    Returns:
+        An uncompiled functional `keras.Model` named `"resnet_small"`.
+    """
+    inputs = _input(input_shape, "image")
+    x = _conv_bn_relu(inputs, widths[0], "stem")
+    for i, width in enumerate(widths):
+        x = _residual_block(x, width, f"block{i + 1}", strides=1 if i == 0 else 2)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = layers.Dense(num_classes, name="head")(x)
+    return _model(inputs, outputs, "resnet_small")
 
 
 def _hidden(x, make_layer, index: int, residual: bool, norm: bool):
@@ -153,13 +219,13 @@ def mlp(
     """
     if depth < 1:
         raise ValueError(f"`depth` must be >= 1. Received: depth={depth}")
-    inputs = keras.Input(tuple(input_shape), name="features")
+    inputs = _input(input_shape, "features")
     x = layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
     for i in range(depth):
         dense = layers.Dense(width, use_bias=not norm, name=f"dense{i}")
         x = _hidden(x, dense, i, residual, norm)
     outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name=_family_name("mlp", depth, width, residual, norm))
+    return _model(inputs, outputs, _family_name("mlp", depth, width, residual, norm))
 
 
 def cnn(
@@ -191,14 +257,14 @@ def cnn(
     """
     if depth < 1:
         raise ValueError(f"`depth` must be >= 1. Received: depth={depth}")
-    inputs = keras.Input(tuple(input_shape), name="image")
+    inputs = _input(input_shape, "image")
     x = inputs
     for i in range(depth):
         conv = layers.Conv2D(width, 3, padding="same", use_bias=not norm, name=f"conv{i}")
         x = _hidden(x, conv, i, residual, norm)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(inputs, outputs, name=_family_name("cnn", depth, width, residual, norm))
+    return _model(inputs, outputs, _family_name("cnn", depth, width, residual, norm))
 
 
 def _family_name(kind: str, depth: int, width: int, residual: bool, norm: bool) -> str:
@@ -209,11 +275,51 @@ MODELS: dict[str, Callable[[tuple, int], keras.Model]] = {
     "digits_cnn": digits_cnn,
     "digits_mlp": digits_mlp,
     "resnet_tiny": resnet_tiny,
+    "resnet_small": resnet_small,
 }
 
 
+FAMILIES = {"mlp": mlp, "cnn": cnn}
+_FAMILY_NAME = re.compile(r"(mlp|cnn)_d(\d+)_w(\d+)(_res)?(_bn)?")
+CONV_PREFIXES = ("cnn", "digits_cnn", "resnet_")
+
+
+def check_model_name(name: str) -> str:
+    """Returns `name` if `get_model` can build it, else raises `ValueError` saying what can."""
+    if name in MODELS or _FAMILY_NAME.fullmatch(name):
+        return name
+    raise ValueError(
+        f"Unknown model {name!r}. Choose one of: {', '.join(sorted(MODELS))}, or a family "
+        "name mlp_d<depth>_w<width>[_res][_bn] / cnn_d<depth>_w<width>[_res][_bn] (e.g. mlp_d6_w64_res)."
+    )
+
+
+def is_conv_model(name: str) -> bool:
+    """Whether model `name` has convolutions (which Curriculum by Smoothing needs)."""
+    return check_model_name(name).startswith(CONV_PREFIXES)
+
+
 def get_model(name: str, input_shape: tuple, num_classes: int) -> keras.Model:
-    """Builds the registered model `name` (see `MODELS`)."""
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(sorted(MODELS))}.")
-    return MODELS[name](tuple(input_shape), int(num_classes))
+    """Builds model `name`: one of `MODELS`, or a family name such as `mlp_d6_w64_res`.
+
+    Args:
+        name: A key of `MODELS`, or `<mlp|cnn>_d<depth>_w<width>` with the optional
+            suffixes `_res` (residual connections) and `_bn` (batch normalisation).
+        input_shape: Shape of one example.
+        num_classes: Number of classes.
+
+    Returns:
+        An uncompiled functional `keras.Model` that outputs logits.
+    """
+    check_model_name(name)
+    if name in MODELS:
+        return MODELS[name](tuple(input_shape), int(num_classes))
+    kind, depth, width, residual, norm = _FAMILY_NAME.fullmatch(name).groups()
+    return FAMILIES[kind](
+        tuple(input_shape),
+        int(num_classes),
+        depth=int(depth),
+        width=int(width),
+        residual=bool(residual),
+        norm=bool(norm),
+    )

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_lerac
-from keras_lerac.plan import plan, plan_rows
+from keras_lerac.summary import plan, plan_rows
 
 
 def _model(name="planned"):
@@ -70,11 +70,12 @@ def test_table_prints_and_returns():
         assert line.split()[-1] == str(row["reach_step"])
 
 
-def test_optimizer_summary_uses_plan():
+def test_plan_reads_the_models_optimizer():
     model = _model()
     opt = _lerac(model)
+    model.compile(optimizer=opt, loss="mse")
     printed = []
-    assert opt.summary(model, print_fn=printed.append) == printed[0]
+    assert plan(model, print_fn=printed.append) == printed[0] == plan(model, opt, print_fn=lambda _: None)
 
 
 def test_without_model_uses_variable_paths():

@@ -9,9 +9,9 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac.callbacks import find_lerac
-from keras_lerac.depth import check_built
-from keras_lerac.optimizer import LeRaC
+from keras_lerac import _keras
+from keras_lerac.depth import check_built, layer_depths
+from keras_lerac.optimizer import LeRaC, find_lerac
 
 __all__ = ["plan", "plan_rows"]
 
@@ -38,11 +38,9 @@ def _layer_names(model: keras.Model | None, variables: list) -> dict[int, str]:
     names: dict[int, str] = {}
     if model is not None:
         try:
-            from keras_lerac.depth import layer_depths
-
             layers = [layer for layer, _ in layer_depths(model)]
         except Exception:  # subclassed / odd models: fall back to the tracked layers
-            layers = list(model._flatten_layers(include_self=False))
+            layers = _keras.flatten_layers(model)
         for layer in layers:
             for v in layer.trainable_variables:
                 names.setdefault(id(v), layer.name)
@@ -75,8 +73,14 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
     Example:
 
     ```python
+    import keras
+    import keras_lerac
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8), keras.layers.Dense(2)])
+    opt = keras_lerac.LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6,
+                            curriculum_steps=500, model=model)
     rows = keras_lerac.plan_rows(model, opt)
-    rows[-1]["start_rate"]   # == opt.learning_rates_at(0)[-1]
+    rows[-1]["start_rate"]   # 1e-06, == opt.learning_rates_at(0)[-1]
     ```
     """
     opt = _prepare(model, optimizer)
@@ -162,9 +166,13 @@ def plan(
     Example:
 
     ```python
+    import keras
+    import keras_lerac
+
+    model = keras.Sequential([keras.Input((8,)), keras.layers.Dense(8), keras.layers.Dense(2)])
     opt = keras_lerac.LeRaC(keras.optimizers.SGD(0.1, momentum=0.9),
                             min_learning_rate=1e-6, curriculum_steps=500, model=model)
-    keras_lerac.plan(model, opt)     # or opt.summary(model)
+    keras_lerac.plan(model, opt)
     ```
     """
     rows = plan_rows(model, optimizer)

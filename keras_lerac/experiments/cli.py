@@ -1,0 +1,420 @@
+"""The `keras-lerac` command: `compare` training regimes and print a curriculum `plan`.
+
+Usage:
+
+    keras-lerac compare [--backend B] [--epochs N] [--seeds N] [--output DIR] ...
+    keras-lerac plan [--model NAME_OR_FILE.keras] [--backend B] ...
+    keras-lerac --version
+    python -m keras_lerac ...
+
+This module imports only the standard library at the top: `--help`, `--version` and
+argument errors answer without loading Keras or a backend. `--backend` sets
+`KERAS_BACKEND` before Keras is first imported (Keras picks its backend once per
+process). Bad arguments give a one-line error on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from keras_lerac import __version__
+from keras_lerac.experiments import data as datasets
+from keras_lerac.experiments import models, runner
+
+# keras_lerac.curriculum.SCHEDULES, repeated here so that checking the flag needs no Keras
+# (a test keeps the two equal).
+SCHEDULES = ("exponential", "linear", "stepwise")
+
+PROG = "keras-lerac"
+BACKENDS = ("tensorflow", "jax", "torch")
+DEFAULT_OUTPUT = "lerac-results"
+
+
+class CLIError(Exception):
+    """A bad argument: reported as one line on stderr, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (still exit status 2)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{PROG}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `keras-lerac` command."""
+    parser = _Parser(
+        prog=PROG,
+        description="Learning Rate Curriculum (LeRaC) for Keras 3: compare training regimes, "
+        "print curriculum plans.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{compare,plan}", parser_class=_Parser)
+    sub.required = True
+
+    def common(p):
+        p.add_argument(
+            "--backend",
+            default=None,
+            help="Keras backend: tensorflow, jax or torch (default: KERAS_BACKEND, else "
+            "~/.keras/keras.json, else tensorflow).",
+        )
+        p.add_argument(
+            "--optimizer", default="sgd", help="Base optimizer: sgd (momentum 0.9, default) or adam."
+        )
+        p.add_argument(
+            "--learning-rate",
+            type=_float,
+            default=None,
+            help="Base rate eta_0 (default: 0.05 for sgd, 0.001 for adam).",
+        )
+        p.add_argument(
+            "--min-learning-rate",
+            type=_float,
+            default=None,
+            help="LeRaC start rate of the bucket nearest the output (default: base rate x 1e-5).",
+        )
+        p.add_argument(
+            "--schedule",
+            default="exponential",
+            help="LeRaC curriculum: exponential (default), linear or stepwise.",
+        )
+
+    compare = sub.add_parser(
+        "compare",
+        help="Train one model under the conventional regime, LeRaC and CBS over several seeds.",
+        description="Train the same model under the conventional regime, LeRaC and Curriculum by Smoothing "
+        "(same base optimizer, rate and epochs) over several seeds; print test accuracy mean +- std and "
+        "wall time per regime; write results.json, curriculum.png and accuracy.png.",
+    )
+    common(compare)
+    compare.add_argument("--epochs", type=_int, default=12, help="Training epochs per run (default 12).")
+    compare.add_argument("--seeds", type=_int, default=3, help="Seeds per regime: 0..N-1 (default 3).")
+    compare.add_argument(
+        "--output", default=DEFAULT_OUTPUT, help=f"Output directory (default {DEFAULT_OUTPUT})."
+    )
+    compare.add_argument(
+        "--model",
+        default="digits_cnn",
+        help=f"Model: {', '.join(models.MODELS)}, or mlp_d<depth>_w<width>[_res][_bn] / "
+        "cnn_d<depth>_w<width>[_res][_bn] (default digits_cnn).",
+    )
+    compare.add_argument(
+        "--data", default="digits", help=f"Data set: {', '.join(datasets.DATASETS)} (default digits)."
+    )
+    compare.add_argument("--batch-size", type=_int, default=32, help="Batch size (default 32).")
+    compare.add_argument(
+        "--curriculum-epochs",
+        type=_int,
+        default=None,
+        help="LeRaC curriculum length K in epochs (default 3; K = epochs x steps per epoch).",
+    )
+    compare.add_argument(
+        "--regimes",
+        nargs="+",
+        default=None,
+        metavar="REGIME",
+        help="Regimes to run, among conventional, lerac, cbs (default: all three; cbs needs a conv model).",
+    )
+    compare.add_argument("--cbs-sigma", type=_float, default=1.0, help="CBS initial sigma (default 1.0).")
+    compare.add_argument(
+        "--cbs-decay", type=_float, default=0.9, help="CBS sigma decay factor (default 0.9)."
+    )
+    compare.add_argument(
+        "--cbs-every", type=_int, default=5, help="CBS: epochs between two sigma decays (default 5)."
+    )
+    compare.add_argument("--quiet", action="store_true", help="No progress output: only the final table.")
+    compare.add_argument("--limit", type=_int, default=None, help=argparse.SUPPRESS)
+    compare.set_defaults(func=cmd_compare)
+
+    plan = sub.add_parser(
+        "plan",
+        help="Print the LeRaC curriculum plan (one row per depth bucket) of a model.",
+        description="Print the LeRaC plan of a built-in model (built for the digits data) or of a saved "
+        ".keras file. A file compiled with LeRaC is shown with its own settings; otherwise its "
+        "optimizer (or, if it has none, --optimizer/--learning-rate) is wrapped in LeRaC with the "
+        "flags' settings.",
+    )
+    common(plan)
+    plan.add_argument(
+        "--model",
+        default="digits_cnn",
+        help=f"A built-in model ({', '.join(models.MODELS)}, a family name; default digits_cnn) "
+        "or a .keras file.",
+    )
+    plan.add_argument(
+        "--curriculum-steps",
+        type=_int,
+        default=None,
+        help="K in iterations (default: 3 epochs of the digits training split at batch size 32 = 129).",
+    )
+    plan.add_argument(
+        "--num-buckets", type=_int, default=None, help="Group the depth levels into this many buckets."
+    )
+    plan.set_defaults(func=cmd_plan)
+    return parser
+
+
+# --------------------------------------------------------------------------- validation
+def _check_output_dir(path: str) -> None:
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".keras-lerac-", delete=True):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise CLIError(f"output directory {path!r} is not writable: {reason}") from None
+
+
+def _at_least(args: argparse.Namespace, flags: Sequence[str], minimum: int) -> None:
+    for flag in flags:
+        value = getattr(args, flag)
+        if value is not None and value < minimum:
+            raise CLIError(f"--{flag.replace('_', '-')} must be >= {minimum}, got {value}")
+
+
+def _model_error(name: str) -> str | None:
+    try:
+        models.check_model_name(name)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
+def _validate(args: argparse.Namespace) -> None:
+    if args.backend is not None and args.backend not in BACKENDS:
+        raise CLIError(f"unknown backend {args.backend!r}: choose one of {', '.join(BACKENDS)}")
+    if args.optimizer not in runner.OPTIMIZERS:
+        raise CLIError(f"unknown optimizer {args.optimizer!r}: choose one of {', '.join(runner.OPTIMIZERS)}")
+    if args.schedule not in SCHEDULES:
+        raise CLIError(f"unknown schedule {args.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    base = (
+        args.learning_rate if args.learning_rate is not None else runner.DEFAULT_LEARNING_RATE[args.optimizer]
+    )
+    if not base > 0:
+        raise CLIError(f"--learning-rate must be > 0, got {base}")
+    if args.min_learning_rate is not None and not 0 < args.min_learning_rate <= base:
+        raise CLIError(
+            f"--min-learning-rate must be in (0, --learning-rate={base:g}], got {args.min_learning_rate}"
+        )
+    if args.command == "compare":
+        _at_least(args, ("epochs", "seeds", "batch_size", "curriculum_epochs", "cbs_every", "limit"), 1)
+        error = _model_error(args.model)
+        if error:
+            raise CLIError(error)
+        if args.data not in datasets.DATASETS:
+            raise CLIError(f"unknown data {args.data!r}: choose one of {', '.join(datasets.DATASETS)}")
+        if not (args.cbs_sigma >= 0 and 0 < args.cbs_decay <= 1):
+            raise CLIError("--cbs-sigma must be >= 0 and --cbs-decay in (0, 1]")
+        explicit = args.regimes is not None
+        regimes = list(dict.fromkeys(args.regimes or runner.REGIMES))
+        unknown = [r for r in regimes if r not in runner.REGIMES]
+        if unknown:
+            raise CLIError(f"unknown regime {unknown[0]!r}: choose among {', '.join(runner.REGIMES)}")
+        args.skipped = {}
+        if "cbs" in regimes and not models.is_conv_model(args.model):
+            reason = f"CBS smooths convolution outputs and {args.model} has no convolution"
+            if explicit:
+                raise CLIError(f"regime 'cbs' cannot run: {reason}")
+            regimes.remove("cbs")
+            args.skipped["cbs"] = reason
+        args.regimes = regimes
+        _check_output_dir(args.output)
+    elif args.command == "plan":
+        _at_least(args, ("curriculum_steps",), 0)
+        _at_least(args, ("num_buckets",), 1)
+        error = _model_error(args.model)
+        if error:
+            if not args.model.endswith(".keras"):
+                raise CLIError(f"{error} Or give a .keras file.")
+            if not os.path.isfile(args.model):
+                raise CLIError(f"model file {args.model!r} does not exist")
+
+
+def select_backend(backend: str | None) -> None:
+    """Makes Keras load `backend` (it must not be loaded with another one already)."""
+    if backend is None:
+        return
+    keras = sys.modules.get("keras")
+    if keras is None:
+        os.environ["KERAS_BACKEND"] = backend
+        return
+    loaded = keras.backend.backend()
+    if loaded != backend:
+        raise CLIError(
+            f"Keras is already loaded with the {loaded} backend in this process, and picks its backend "
+            f"once: run `keras-lerac ... --backend {backend}` in a new process "
+            f"(or set KERAS_BACKEND={backend})"
+        )
+
+
+def _progress(args: argparse.Namespace) -> int:
+    """`model.fit`'s verbosity: bars on a terminal, one plain line per epoch otherwise."""
+    if args.quiet:
+        return 0
+    return 1 if sys.stdout.isatty() else 2
+
+
+# --------------------------------------------------------------------------- commands
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`keras-lerac compare`: see the module docstring and docs/cli.md."""
+    import keras
+
+    from keras_lerac import LeRaC
+    from keras_lerac.experiments import report
+    from keras_lerac.summary import plan
+
+    verbose = _progress(args)
+    settings = runner.Settings(
+        model=args.model,
+        data=args.data,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        min_learning_rate=args.min_learning_rate,
+        schedule=args.schedule,
+        curriculum_epochs=args.curriculum_epochs,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        seeds=tuple(range(args.seeds)),
+        regimes=tuple(args.regimes),
+        cbs_sigma=args.cbs_sigma,
+        cbs_decay=args.cbs_decay,
+        cbs_every=args.cbs_every,
+        limit=args.limit,
+    )
+    say = print if verbose else (lambda *a, **k: None)
+    data = runner.load_data(settings)
+    spe = data.steps_per_epoch(settings.batch_size)
+    say(
+        f"keras-lerac compare: backend={keras.backend.backend()} model={settings.model} data={settings.data} "
+        f"({len(data.train[0])} train / {len(data.test[0])} test) epochs={settings.epochs} "
+        f"seeds={len(settings.seeds)} batch={settings.batch_size} optimizer={settings.optimizer} "
+        f"lr={settings.base_rate:g}"
+    )
+    for regime, reason in args.skipped.items():
+        print(f"note: skipping regime {regime!r}: {reason}")
+    k, total = runner.curriculum_steps(settings, data), settings.epochs * spe
+    if "lerac" in settings.regimes and k >= total:
+        print(
+            f"warning: the LeRaC curriculum (K = {settings.k_epochs} epochs = {k} iterations) is not shorter "
+            f"than the training ({settings.epochs} epochs = {total} iterations): the deepest buckets "
+            "train at a reduced rate throughout. Pass --curriculum-epochs smaller than --epochs.",
+            file=sys.stderr,
+        )
+    shown = []
+
+    def show_plan(model, optimizer):  # the plan of the first LeRaC run, before it trains
+        if isinstance(optimizer, LeRaC) and not shown:
+            shown.append(plan(model, optimizer))
+
+    outcome = runner.compare(
+        settings, data=data, verbose=verbose, log=say, before_fit=show_plan if verbose else None
+    )
+    written = report.write(args.output, settings, outcome, args.skipped)
+    print()
+    print(report.format_table(outcome["regimes"]))
+    print(f"Wrote {', '.join(written)}")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    """`keras-lerac plan`: see the module docstring and docs/cli.md."""
+    import keras
+
+    from keras_lerac import LeRaC, find_lerac
+    from keras_lerac.summary import plan
+
+    settings = runner.Settings(optimizer=args.optimizer, learning_rate=args.learning_rate)
+    curriculum_steps = args.curriculum_steps
+    if curriculum_steps is None:
+        curriculum_steps = runner.DEFAULT_CURRICULUM_EPOCHS * math.ceil(1347 / 32)
+    print(f"Keras backend: {keras.backend.backend()}")
+    saved = None
+    if _model_error(args.model) is None:
+        model = models.get_model(args.model, (8, 8, 1), 10)
+        base = runner.base_optimizer(settings)
+    else:
+        try:
+            model = keras.saving.load_model(args.model)
+        except Exception as error:  # a broken or foreign file is a bad argument
+            message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise CLIError(f"could not load {args.model!r}: {message}") from None
+        try:
+            saved = find_lerac(model.optimizer)
+        except TypeError:
+            saved = None
+        base = (
+            model.optimizer
+            if model.optimizer is not None and saved is None
+            else runner.base_optimizer(settings)
+        )
+        while isinstance(base, keras.optimizers.LossScaleOptimizer):
+            base = base.inner_optimizer
+    if saved is not None:
+        print(f"Using the LeRaC optimizer saved in {args.model} (curriculum flags ignored).")
+        optimizer = saved
+    else:
+        lowest = args.min_learning_rate if args.min_learning_rate is not None else settings.base_rate * 1e-5
+        try:
+            optimizer = LeRaC(
+                base,
+                min_learning_rate=lowest,
+                curriculum_steps=curriculum_steps,
+                schedule=args.schedule,
+                num_buckets=args.num_buckets,
+                model=model,
+            )
+        except (TypeError, ValueError) as error:
+            raise CLIError(str(error).splitlines()[0]) from None
+    try:
+        plan(model, optimizer)
+    except (TypeError, ValueError) as error:
+        raise CLIError(str(error).splitlines()[0]) from None
+    return 0
+
+
+# --------------------------------------------------------------------------- entry point
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the `keras-lerac` command.
+
+    Args:
+        argv: The arguments (without the program name). Defaults to `sys.argv[1:]`.
+
+    Returns:
+        The exit status: 0 on success, 2 for a bad argument.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        _validate(args)
+        select_backend(args.backend)
+        return args.func(args)
+    except CLIError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
