@@ -203,7 +203,7 @@ def optimizer_state(optimizer) -> tuple[int, int]:
 
 
 def num_buckets(optimizer):
-    return len(optimizer.optimizers) if hasattr(optimizer, "optimizers") else None
+    return len(optimizer.bucket_optimizers) if hasattr(optimizer, "bucket_optimizers") else None
 
 
 def _window_callback():

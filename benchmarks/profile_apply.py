@@ -81,7 +81,7 @@ def profile_one(backend, kind, opt_name, arm, calls, use_cprofile=False) -> dict
     opt = _make(arm, opt_name, model)
     row = {"model": kind, "optimizer": opt_name, "arm": arm, "opt_vars": len(opt.variables)}
     if arm == "lerac":
-        row["buckets"] = len(opt.optimizers)
+        row["buckets"] = len(opt.bucket_optimizers)
     if backend == "tensorflow":
         import tensorflow as tf
 

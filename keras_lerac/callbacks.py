@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import warnings
-from typing import Any
 
 import keras
 from keras import ops
@@ -16,30 +15,34 @@ from keras_lerac.optimizer import LeRaC, find_lerac
 __all__ = ["CurriculumLogger"]
 
 
-def _read_int(variable: Any) -> int:
-    return int(ops.convert_to_numpy(getattr(variable, "value", variable)))
+def _steps_of(opt: LeRaC) -> int:
+    """The raw step count the curriculum runs on (micro-batches under gradient accumulation)."""
+    return int(ops.convert_to_numpy(_keras.step_counter(opt)))
 
 
 class CurriculumLogger(keras.callbacks.Callback):
     """Adds every LeRaC bucket's learning rate to the epoch logs.
 
     At each epoch end the logs get `lr_bucket_0`, `lr_bucket_1`, ... (bucket 0 nearest
-    the input): the rate each bucket will use for the next update, i.e.
-    `optimizer.learning_rates_at(iterations)`. `History`, `CSVLogger` and `TensorBoard`
-    record them when this callback comes *before* them in the `callbacks` list (Keras
-    passes one logs dict through the list in order; `History` is always last).
+    the input): the rate each bucket's last update of the epoch used, that is
+    `rate_scale * learning_rates_at(step)` for that update's step, where `rate_scale` is
+    what Keras' rate callbacks (`ReduceLROnPlateau`, `LearningRateScheduler`) made of
+    the base rate (1.0 without them). `History`, `CSVLogger` and `TensorBoard` record
+    them wherever this callback is in the `callbacks` list: it moves itself to the front
+    of Keras' callback list, so every callback sees its keys.
 
     The rates are computed on the host from a step count, never read from the device
-    during an epoch: the callback reads `optimizer.iterations` once when training begins
-    and once per epoch end (where every backend, JAX included, has synced its state),
-    and counts the batches in between itself (`steps_per_execution` aware: Keras
-    reports the index of the last batch of each execution). It is safe for Keras'
-    asynchronous callback dispatch, so it does not turn that off.
+    during an epoch: the callback reads the step count and the rate scale once when
+    training begins and once per epoch end (where every backend, JAX included, has
+    synced its state), and counts the batches in between itself (`steps_per_execution`
+    aware). It is safe for Keras' asynchronous callback dispatch, so it does not turn
+    that off.
 
     Args:
-        every_n_steps: If set, also records `(step, rates)` into `history` at every
-            iteration count that is a multiple of this number (the start included when
-            it is one), even with `steps_per_execution > 1`.
+        every_n_steps: If set, also records `(step, rates)` into `history` for every
+            update whose step is a multiple of this number (step 0 included), even with
+            `steps_per_execution > 1`: the rates that update used. An epoch's records
+            are added when the epoch ends.
         plot_path: If set, writes `plot_curriculum` of the optimizer to this PNG when
             training ends (needs matplotlib).
         prefix: Prefix of the log keys. Defaults to `"lr_bucket_"`.
@@ -60,8 +63,8 @@ class CurriculumLogger(keras.callbacks.Callback):
                             min_learning_rate=1e-6, curriculum_steps=100, model=model)
     model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     logger = keras_lerac.CurriculumLogger(every_n_steps=10)
-    history = model.fit(x, y, epochs=3, callbacks=[logger, keras.callbacks.CSVLogger("log.csv")])
-    history.history["lr_bucket_1"]   # one rate per epoch
+    history = model.fit(x, y, epochs=3, callbacks=[keras.callbacks.CSVLogger("log.csv"), logger])
+    history.history["lr_bucket_1"]   # one rate per epoch (and a column of log.csv)
     logger.history[:2]               # [(0, [...]), (10, [...])]
     ```
     """
@@ -76,43 +79,54 @@ class CurriculumLogger(keras.callbacks.Callback):
         self.plot_path = None if plot_path is None else str(plot_path)
         self.prefix = prefix
         self.history: list[tuple[int, list[float]]] = []
+        self._pending: list[int] = []  # steps to record at the epoch's end
         self._lock = threading.Lock()
         self._step = 0
         self._epoch_start = 0
         self._warned = False
         self._epoch_steps = None
 
-    # The optimizer is looked up through the model each time (never cached): on JAX
-    # the trainer swaps the optimizer's variables during `fit`. `self._model`, not
-    # `self.model`: on JAX the `model` property forces a state sync (a device read, and
-    # a race with the running step when called from Keras' async callback thread).
-    # Only host-side attributes of the optimizer are used between epoch ends.
+    def set_model(self, model):
+        super().set_model(model)
+        # First in Keras' callback list: CSVLogger, TensorBoard and the rest then see the
+        # keys this callback adds, whatever the order the user gave.
+        callbacks = _keras.calling_callback_list()
+        if callbacks is not None:
+            _keras.move_callback_first(callbacks, self)
+
+    # The optimizer is looked up through the model each time (never cached): on JAX the
+    # trainer swaps the optimizer's variables during `fit`. The model is read without the
+    # `model` property, which on JAX forces a state sync (a device read, and a race with
+    # the running step when called from Keras' async callback thread). Only host-side
+    # attributes of the optimizer are used between epoch ends.
     def _optimizer(self) -> LeRaC:
         return find_lerac(getattr(_keras.callback_model(self), "optimizer", None))
 
     @property
     def step(self) -> int:
-        """The host-side iteration count (the optimizer's `iterations`)."""
+        """The host-side iteration count."""
         return self._step
 
-    def _record_until(self, opt: LeRaC, new_step: int) -> None:
+    def _advance(self, new_step: int) -> None:
         n = self.every_n_steps
         if n is not None and new_step > self._step:
-            first = (self._step // n + 1) * n
-            for s in range(first, new_step + 1, n):
-                self.history.append((s, opt.learning_rates_at(s)))
+            first = -(-self._step // n) * n  # the first multiple of n among the new updates
+            self._pending.extend(range(first, new_step, n))
         self._step = max(self._step, new_step)
+
+    def _flush(self, opt: LeRaC, scale: float) -> None:
+        for s in self._pending:
+            self.history.append((s, [scale * r for r in opt.learning_rates_at(s)]))
+        self._pending = []
 
     def on_train_begin(self, logs=None):
         opt = self._optimizer()
         if not opt.built:
             # TensorFlow without a strategy builds the optimizer in the first traced step.
             opt.build(_keras.callback_model(self).trainable_variables)
-        self._step = _read_int(opt.iterations)
+        self._step = _steps_of(opt)
         self._epoch_start = self._step
-        if self.every_n_steps is not None and self._step % self.every_n_steps == 0:
-            if not self.history or self.history[-1][0] != self._step:
-                self.history.append((self._step, opt.learning_rates_at(self._step)))
+        self._pending = []
 
     def on_epoch_begin(self, epoch, logs=None):
         with self._lock:
@@ -127,37 +141,34 @@ class CurriculumLogger(keras.callbacks.Callback):
                 # The last execution of an epoch may be partial; Keras still reports
                 # `begin + steps_per_execution - 1` for it.
                 done = min(done, self._epoch_steps)
-            new_step = self._epoch_start + done
-            if new_step > self._step:
-                if self.every_n_steps is not None:
-                    self._record_until(self._optimizer(), new_step)
-                else:
-                    self._step = new_step
+            self._advance(self._epoch_start + done)
 
     def on_epoch_end(self, epoch, logs=None):
         opt = self._optimizer()
-        actual = _read_int(opt.iterations)  # one read per epoch: states are synced here
+        actual = _steps_of(opt)  # one read per epoch: states are synced here
+        scale = opt.rate_scale  # the scale this epoch ran with (this callback runs first)
         with self._lock:
             if actual != self._step:
                 spe = int(getattr(_keras.callback_model(self), "steps_per_execution", 1) or 1)
                 explained = actual < self._step < actual + spe and not isinstance(self._epoch_steps, int)
                 if actual > self._step:
-                    self._record_until(opt, actual)
+                    self._advance(actual)
                 else:
-                    self.history[:] = [(s, r) for s, r in self.history if s <= actual]
+                    self._pending = [s for s in self._pending if s < actual]
                 if not self._warned and not explained:
                     warnings.warn(
                         f"CurriculumLogger counted {self._step} iterations but the optimizer "
-                        f"reports {actual} (skipped loss-scale steps, gradient accumulation or a "
-                        "custom train step?). Using the optimizer's count from now on.",
+                        f"reports {actual} (skipped loss-scale steps or a custom train step?). "
+                        "Using the optimizer's count from now on.",
                         stacklevel=2,
                     )
                     self._warned = True
                 self._step = actual
-            step = self._step
+            self._flush(opt, scale)
+            last = max(self._step - 1, 0)  # the step of the epoch's last update
         if logs is not None:
-            for j, rate in enumerate(opt.learning_rates_at(step)):
-                logs[f"{self.prefix}{j}"] = rate
+            for j, rate in enumerate(opt.learning_rates_at(last)):
+                logs[f"{self.prefix}{j}"] = scale * rate
 
     def on_train_end(self, logs=None):
         if self.plot_path:

@@ -12,6 +12,11 @@ starts at the bucket's start ratio `r_j` and rises to exactly 1 at iteration `K`
 and `m_j(t) = 1` for `t >= K` in every case. As `m_j <= 1`, no bucket ever exceeds the
 base rate, and a bucket with `r_j = 1` follows it exactly.
 
+Layer-wise rate decay (LLRD) multiplies bucket `j`'s rate by a fixed factor `d_j <= 1`
+as well, `eta_j(t) = base(t) * d_j * m_j(t)`, with `d_j = decay ** (n - 1 - j)` for `n`
+buckets: the head keeps the base rate, each bucket nearer the input gets `decay` times
+the next one's (`layer_factors`).
+
 The start ratios are fractions of a *reference rate*: the base rate itself when it is a
 float, the peak of a Keras schedule (`peak_rate`), or a rate the user names. With a
 warm-up from 0 the base rate is 0 at first, so the reference is what gives "start
@@ -33,7 +38,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac._checks import check_int
+from keras_lerac._checks import check_int, check_number
 
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
 SCHEDULES = ("exponential", "linear", "stepwise")
@@ -118,6 +123,26 @@ def curriculum_multiplier(
     raise ValueError(check_schedule(schedule))
 
 
+def layer_factors(num_buckets: int, decay: float | None) -> list[float]:
+    """The fixed LLRD factors `d_j = decay ** (n - 1 - j)`: 1 for the head (last bucket).
+
+    Args:
+        num_buckets: Number of buckets `n`.
+        decay: The per-bucket decay in (0, 1], or `None` for no decay (all factors 1).
+
+    Returns:
+        `num_buckets` floats, bucket 0 (nearest the input) first.
+
+    Example:
+
+    >>> layer_factors(3, 0.5)
+    [0.25, 0.5, 1.0]
+    """
+    if decay is None:
+        return [1.0] * num_buckets
+    return [float(decay) ** (num_buckets - 1 - j) for j in range(num_buckets)]
+
+
 def base_rate_at(base: float | LearningRateSchedule, step: Any) -> Any:
     """The base rate at `step`: the float itself, or the schedule evaluated (traceable)."""
     if isinstance(base, LearningRateSchedule):
@@ -178,6 +203,8 @@ class Curriculum:
         schedule: `"exponential"`, `"linear"` or `"stepwise"`.
         factor: Stepwise growth factor (> 1).
         update_every: Stepwise update interval in iterations (>= 1).
+        factors: Fixed per-bucket factors `d_j` in (0, 1] (layer-wise rate decay);
+            empty for none (every factor 1).
     """
 
     base: float | LearningRateSchedule
@@ -187,6 +214,12 @@ class Curriculum:
     schedule: str = "exponential"
     factor: float = 10.0
     update_every: int = 1
+    factors: tuple[float, ...] = ()
+
+    @property
+    def layer_factors(self) -> tuple[float, ...]:
+        """`d_j` of every bucket (1 without layer-wise rate decay)."""
+        return self.factors or (1.0,) * self.num_buckets
 
     @property
     def num_buckets(self) -> int:
@@ -194,15 +227,29 @@ class Curriculum:
 
     @property
     def start_rates(self) -> list[float]:
-        """`reference * r_j`: each bucket's rate at t = 0 when the base is at its reference."""
-        return [self.reference * r for r in self.start_ratios]
+        """`reference * d_j * r_j`: each bucket's rate at t = 0 when the base is at its reference."""
+        return [self.reference * d * r for d, r in zip(self.layer_factors, self.start_ratios)]
 
-    def multipliers(self, step: Any, ratios: Any = None, xp: Any = ops) -> Any:
-        """`m_j(step)` of every bucket (`ratios`: the start ratios as a tensor, if cached)."""
+    def multipliers(self, step: Any, ratios: Any = None, factors: Any = None, xp: Any = ops) -> Any:
+        """`d_j * m_j(step)` of every bucket: the bucket's rate over the base rate.
+
+        Args:
+            step: The iteration.
+            ratios: The start ratios as an array of `xp`, if cached.
+            factors: The layer factors as an array of `xp`, if cached.
+            xp: `keras.ops` (traceable) or `numpy` (host).
+        """
         ratios = self.start_ratios if ratios is None else ratios
-        return curriculum_multiplier(
+        m = curriculum_multiplier(
             step, ratios, self.steps, self.schedule, self.factor, self.update_every, xp=xp
         )
+        if not self.factors:
+            return m
+        if factors is None:
+            factors = (
+                np.asarray(self.factors) if xp is np else ops.convert_to_tensor(np.float32(self.factors))
+            )
+        return m * factors
 
     def rates_at(self, step: int) -> list[float]:
         """Every bucket's rate at iteration `step`, as Python floats computed on the host."""
@@ -218,7 +265,15 @@ class Curriculum:
         """
 
         def reached(step: int) -> bool:
-            m = self.multipliers(float(step), np.float64(self.start_ratios[bucket]), xp=np)
+            m = curriculum_multiplier(
+                float(step),
+                self.start_ratios[bucket],
+                self.steps,
+                self.schedule,
+                self.factor,
+                self.update_every,
+                xp=np,
+            )
             return float(m) >= 1 - REACH_TOLERANCE
 
         low, high = 0, self.steps
@@ -232,7 +287,13 @@ class Curriculum:
     def bucket_schedule(self, bucket: int) -> CurriculumSchedule:
         """Bucket `bucket`'s rate as a serializable Keras `LearningRateSchedule`."""
         return CurriculumSchedule(
-            self.base, self.start_ratios[bucket], self.steps, self.schedule, self.factor, self.update_every
+            self.base,
+            self.start_ratios[bucket],
+            self.steps,
+            self.schedule,
+            self.factor,
+            self.update_every,
+            layer_factor=self.layer_factors[bucket],
         )
 
 
@@ -248,6 +309,7 @@ class CurriculumSchedule(LearningRateSchedule):
         schedule: `"exponential"` (default), `"linear"` or `"stepwise"`.
         factor: Stepwise growth factor (> 1).
         update_every: Stepwise update interval in iterations (>= 1).
+        layer_factor: The bucket's fixed layer-wise decay factor `d_j` in (0, 1].
 
     Example:
 
@@ -266,8 +328,10 @@ class CurriculumSchedule(LearningRateSchedule):
         schedule: str = "exponential",
         factor: float = 10.0,
         update_every: int = 1,
+        layer_factor: float = 1.0,
     ):
         self.base_learning_rate = base_learning_rate
+        self.layer_factor = check_number("layer_factor", layer_factor, low=0.0, low_open=True, high=1.0)
         self.start_ratio = float(start_ratio)
         self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
@@ -283,7 +347,7 @@ class CurriculumSchedule(LearningRateSchedule):
             self.factor,
             self.update_every,
         )
-        return ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * m
+        return ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * (m * self.layer_factor)
 
     def get_config(self) -> dict:
         base = self.base_learning_rate
@@ -296,6 +360,7 @@ class CurriculumSchedule(LearningRateSchedule):
             "schedule": self.schedule,
             "factor": self.factor,
             "update_every": self.update_every,
+            "layer_factor": self.layer_factor,
         }
 
     @classmethod

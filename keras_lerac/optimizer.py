@@ -16,8 +16,10 @@ from keras_lerac._checks import check_int, check_number
 from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
+    base_rate_at,
     check_schedule,
     default_update_every,
+    layer_factors,
     peak_rate,
     start_ratios,
 )
@@ -153,7 +155,8 @@ class LeRaC(keras.optimizers.Optimizer):
             `exclude_from_weight_decay`, ...) are copied to every bucket. Weight decay is
             applied per bucket with the bucket's rate.
         min_learning_rate: Start rate of the bucket nearest the output, in
-            `(0, reference]`. Not needed when `initial_learning_rates` is given.
+            `(0, reference]`. Not needed when `initial_learning_rates` is given, nor
+            when `curriculum_steps=0` (no curriculum: every start ratio is 1).
         curriculum_steps: `K`, the iteration (optimizer step) at which every bucket
             reaches the base rate. 0 turns the curriculum off.
         schedule: `"exponential"` (the paper's equation), `"linear"` (the paper's
@@ -178,6 +181,11 @@ class LeRaC(keras.optimizers.Optimizer):
             (a float) or the peak of a Keras schedule (`warmup_target` of a warming-up
             `CosineDecay`, the largest value of `PiecewiseConstantDecay`, ...); a
             schedule of your own needs it.
+        layer_decay: Layer-wise rate decay (LLRD, the fine-tuning recipe): bucket `j` of
+            `n` runs at `layer_decay ** (n - 1 - j)` times its rate for good, so the
+            head keeps the base rate and each bucket nearer the input gets `layer_decay`
+            times the next one's. `None` (default) for none. With `curriculum_steps=0`
+            this is plain LLRD; with a curriculum, both apply.
         factor: Stepwise growth factor (> 1). Default 10, as in the official code.
         update_every: Stepwise update interval in iterations. Default: the interval
             that brings the lowest bucket to the base rate right at `curriculum_steps`.
@@ -224,6 +232,7 @@ class LeRaC(keras.optimizers.Optimizer):
         model: keras.Model | None = None,
         initial_learning_rates: Sequence[float] | None = None,
         reference_learning_rate: float | None = None,
+        layer_decay: float | None = None,
         factor: float = 10.0,
         update_every: int | None = None,
         bucket_assignment: Sequence[int] | None = None,
@@ -263,9 +272,12 @@ class LeRaC(keras.optimizers.Optimizer):
         self.num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
         bound = dict(low=0.0, low_open=True, high=self._reference, high_label=self._reference_label())
         if initial_learning_rates is None:
-            if min_learning_rate is None:
-                raise ValueError("Pass `min_learning_rate` (the start rate of the last bucket).")
-            min_learning_rate = check_number("min_learning_rate", min_learning_rate, **bound)
+            if min_learning_rate is None and self.curriculum_steps > 0:
+                raise ValueError(
+                    "Pass `min_learning_rate` (the start rate of the last bucket), or "
+                    "`initial_learning_rates`, or `curriculum_steps=0` for no curriculum."
+                )
+            min_learning_rate = check_number("min_learning_rate", min_learning_rate, optional=True, **bound)
         else:
             if min_learning_rate is not None:
                 raise ValueError("Pass `min_learning_rate` or `initial_learning_rates`, not both.")
@@ -289,6 +301,12 @@ class LeRaC(keras.optimizers.Optimizer):
                 )
         self.min_learning_rate = min_learning_rate
         self.initial_learning_rates = initial_learning_rates
+        self.layer_decay = check_number(
+            "layer_decay", layer_decay, low=0.0, low_open=True, high=1.0, optional=True
+        )
+        # What Keras' rate callbacks change (`opt.learning_rate = x`): a factor on the base
+        # rate, saved with the optimizer's state. The curriculum keeps running beneath it.
+        self._rate_scale = self.add_variable((), initializer="ones", name="rate_scale")
         self.factor = check_number("factor", factor, low=1.0, low_open=True)
         self.update_every = check_int("update_every", update_every, minimum=1, optional=True)
         if buckets is not None and num_buckets is not None:
@@ -354,11 +372,14 @@ class LeRaC(keras.optimizers.Optimizer):
                     f"but the model was cut into {count} buckets: give one rate per bucket."
                 )
             ratios = [min(1.0, r / self._reference) for r in self.initial_learning_rates]
+        elif self.min_learning_rate is None:  # no curriculum
+            ratios = [1.0] * count
         else:
             ratios = [min(1.0, r) for r in start_ratios(count, self.min_learning_rate / self._reference)]
         update_every = self.update_every or default_update_every(
             self.curriculum_steps, min(ratios, default=1.0), self.factor
         )
+        factors = tuple(layer_factors(count, self.layer_decay)) if self.layer_decay is not None else ()
         return Curriculum(
             self._base,
             self._reference,
@@ -367,6 +388,7 @@ class LeRaC(keras.optimizers.Optimizer):
             self.schedule,
             self.factor,
             update_every,
+            factors,
         )
 
     def _make_bucket_optimizer(self, j: int, variables: list, excluded: list) -> keras.optimizers.Optimizer:
@@ -428,10 +450,14 @@ class LeRaC(keras.optimizers.Optimizer):
 
     # ------------------------------------------------------------------ inspection
     @property
-    def optimizers(self) -> list:
-        """The inner optimizers, one per bucket, index 0 nearest the input."""
-        # AttributeError, so that `hasattr(opt, "optimizers")` (Keras' callbacks) is False.
-        self._require_built("optimizers", AttributeError)
+    def bucket_optimizers(self) -> list:
+        """The inner optimizers, one per bucket, index 0 nearest the input.
+
+        Not named `optimizers`: Keras' rate callbacks treat an optimizer with that
+        attribute as several independent ones and set each rate; LeRaC presents one
+        rate, `learning_rate`, the base rate every bucket follows.
+        """
+        self._require_built("bucket_optimizers")
         return list(self._optimizers)
 
     @property
@@ -456,8 +482,17 @@ class LeRaC(keras.optimizers.Optimizer):
         """The base rate: the wrapped optimizer's float rate or schedule."""
         return self._base
 
+    @property
+    def rate_scale(self) -> float:
+        """The factor Keras' rate callbacks put on the base rate (1.0 until one acts)."""
+        return float(ops.convert_to_numpy(self._rate_scale))
+
     def learning_rates_at(self, step: int) -> list[float]:
         """The planned rate of every bucket at iteration `step`, computed on the host.
+
+        The plan: the base rate's own schedule under the curriculum (and layer decay).
+        The rates applied are `rate_scale` times these; the scale is 1 unless a rate
+        callback (`ReduceLROnPlateau`, `LearningRateScheduler`) changed `learning_rate`.
 
         Args:
             step: An optimizer iteration: an integer >= 0.
@@ -468,7 +503,7 @@ class LeRaC(keras.optimizers.Optimizer):
         return self.curriculum.rates_at(step)
 
     def current_learning_rates(self) -> list[float]:
-        """Every bucket's rate now, read from the live optimizer state (one device read)."""
+        """Every bucket's rate now, scale included, read from the live state (one device read)."""
         self._require_built("current_learning_rates")
         if not self._optimizers:
             return []
@@ -485,33 +520,52 @@ class LeRaC(keras.optimizers.Optimizer):
 
     @property
     def learning_rate(self):
-        """The base rate now (the wrapped optimizer's rate at this iteration)."""
-        return _keras.current_learning_rate(self)
+        """The base rate now: the wrapped optimizer's rate at this step, times `rate_scale`.
+
+        Setting it (as `ReduceLROnPlateau` and `LearningRateScheduler` do) scales the base
+        rate: every bucket's rate is multiplied by the same factor, and the curriculum
+        (and the base schedule) keeps running underneath.
+        """
+        return ops.cast(_keras.current_learning_rate(self), "float32") * self._rate_scale
 
     @learning_rate.setter
     def learning_rate(self, value):
-        raise TypeError(
-            "LeRaC's base rate cannot be set after construction (each bucket's schedule is "
-            "built on it). To change the base rate during training, give the wrapped "
-            "optimizer a keras.optimizers.schedules.LearningRateSchedule (e.g. "
-            "PiecewiseConstantDecay or CosineDecay): LeRaC runs it under the curriculum."
-        )
+        if isinstance(value, LearningRateSchedule) or callable(value):
+            raise TypeError(
+                "LeRaC's base schedule is fixed at construction (each bucket's schedule is built "
+                "on it): give the wrapped optimizer the schedule. Setting `learning_rate` to a "
+                f"number scales the base rate. Received: {value!r}"
+            )
+        target = float(ops.convert_to_numpy(value))
+        base = float(ops.convert_to_numpy(base_rate_at(self._base, _keras.step_counter(self))))
+        if base == 0:
+            if target == 0:
+                return
+            raise ValueError(
+                f"The base rate is 0 at this step (a warm-up from 0?): setting `learning_rate` "
+                f"to {target:g} scales the base rate, which cannot scale 0 to {target:g}."
+            )
+        self._rate_scale.assign(target / base)
 
-    def _ratio_tensor(self):
+    def _ratio_tensors(self):
+        """`(start ratios, layer factors or None)` as tensors."""
         if self._ratio_cache is not None:
             return self._ratio_cache
         ratios = ops.convert_to_tensor(np.asarray(self._curriculum.start_ratios, dtype="float32"))
+        factors = self._curriculum.factors
+        factors = None if not factors else ops.convert_to_tensor(np.asarray(factors, dtype="float32"))
         if keras.backend.backend() == "torch":
             # Eager: keep one device copy instead of a host-to-device copy per step.
-            # (In TF and JAX this is a constant of the traced step.)
-            self._ratio_cache = ratios
-        return ratios
+            # (In TF and JAX these are constants of the traced step.)
+            self._ratio_cache = (ratios, factors)
+        return ratios, factors
 
     def _rate_vector(self, base_rate):
-        """Every bucket's rate at the current iteration, as one vector op."""
+        """Every bucket's rate at the current iteration (scale included), as one vector op."""
         # The raw count, at which Keras also evaluates the base schedule.
         step = ops.cast(_keras.step_counter(self), "float32")
-        return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, self._ratio_tensor())
+        ratios, factors = self._ratio_tensors()
+        return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, ratios, factors)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         groups = [([], []) for _ in self._optimizers]
@@ -537,7 +591,7 @@ class LeRaC(keras.optimizers.Optimizer):
 
     # ------------------------------------------------------------------ saving
     def save_own_variables(self, store):
-        # Keras saves the inner optimizers as children (attribute `optimizers`).
+        # Keras saves the inner optimizers as children (attribute `bucket_optimizers`).
         for i, variable in enumerate(_keras.own_variables(self)):
             store[str(i)] = variable.numpy()
 
@@ -602,6 +656,7 @@ class LeRaC(keras.optimizers.Optimizer):
                 "num_buckets": self.num_buckets,
                 "initial_learning_rates": self.initial_learning_rates,
                 "reference_learning_rate": self.reference_learning_rate,
+                "layer_decay": self.layer_decay,
                 "factor": self.factor,
                 "update_every": self.update_every,
                 "bucket_assignment": assignment,

@@ -104,6 +104,7 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
                 "variables": [getattr(v, "path", v.name) for v in variables],
                 "params": int(sum(int(np.prod(v.shape)) for v in variables)),
                 "start_ratio": float(curriculum.start_ratios[j]),
+                "layer_factor": float(curriculum.layer_factors[j]),
                 "start_rate": start[j],
                 "mid_step": mid,
                 "mid_rate": middle[j],
@@ -179,12 +180,15 @@ def plan(
     opt = _prepare(model, optimizer if optimizer is not None else getattr(model, "optimizer", None))
     k = opt.curriculum_steps
     mid = k // 2
-    inner = type(opt.optimizers[0]).__name__
+    inner = type(opt.bucket_optimizers[0]).__name__ if opt.bucket_optimizers else "none"
     title = f"LeRaC curriculum plan{f' for {model.name!r}' if model is not None else ''}"
     info = (
         f"schedule={opt.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
+    decayed = opt.layer_decay is not None
+    if decayed:
+        info += f"  layer_decay={opt.layer_decay:g}"
     headers = ["Bucket", "Layers", "Params", "Start rate", f"Rate at {mid}", "Reaches base at"]
     layer_width = 44
     cells = [
@@ -198,8 +202,13 @@ def plan(
         ]
         for r in rows
     ]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    right = {0, 2, 3, 4, 5}
+    if decayed:  # the fixed factor, and the full rate is the factor times the base rate
+        headers[-1] = "Full rate at"
+        headers.insert(3, "Layer factor")
+        for r, c in zip(rows, cells):
+            c.insert(3, f"{r['layer_factor']:.3g}")
+    widths = [max([len(h)] + [len(c[i]) for c in cells]) for i, h in enumerate(headers)]
+    right = set(range(len(headers))) - {1}
 
     def line(values):
         return "  ".join(

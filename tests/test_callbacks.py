@@ -71,7 +71,7 @@ def test_epoch_logs_equal_host_schedule(steps_per_execution, schedule):
     n = len(opt.buckets)
     assert n == 3
     for epoch, step in enumerate(probe.steps):
-        expected = opt.learning_rates_at(step)
+        expected = opt.learning_rates_at(step - 1)  # the rates of the epoch's last update
         got = [history.history[f"lr_bucket_{j}"][epoch] for j in range(n)]
         np.testing.assert_allclose(got, expected, rtol=1e-12)
     # During the curriculum the rates differ per bucket; after it they are all the base rate.
@@ -80,12 +80,25 @@ def test_epoch_logs_equal_host_schedule(steps_per_execution, schedule):
     assert logger.step == 20
 
 
-def test_logged_rates_match_live_optimizer_state():
+class _LiveRates(keras.callbacks.Callback):
+    """Reads every bucket's rate from the live optimizer state before each step."""
+
+    def __init__(self):
+        super().__init__()
+        self.rates = []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.rates.append(find_lerac(self.model.optimizer).current_learning_rates())
+
+
+def test_logged_rates_are_the_live_rates_of_the_last_update():
     model, opt = _compiled(curriculum_steps=50)
     x, y = _data(40)
-    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[CurriculumLogger()])
-    live = opt.current_learning_rates()
-    np.testing.assert_allclose([history.history[f"lr_bucket_{j}"][-1] for j in range(3)], live, rtol=1e-5)
+    live = _LiveRates()
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, callbacks=[CurriculumLogger(), live])
+    for epoch in range(2):
+        logged = [history.history[f"lr_bucket_{j}"][epoch] for j in range(3)]
+        np.testing.assert_allclose(logged, live.rates[5 * epoch + 4], rtol=1e-5)
 
 
 def test_csv_logger_gets_bucket_columns(tmp_path):
@@ -107,7 +120,7 @@ def test_csv_logger_gets_bucket_columns(tmp_path):
     for j in range(3):
         assert f"lr_bucket_{j}" in rows[0]
     for epoch, row in enumerate(rows):
-        expected = opt.learning_rates_at(5 * (epoch + 1))
+        expected = opt.learning_rates_at(5 * (epoch + 1) - 1)
         np.testing.assert_allclose([float(row[f"lr_bucket_{j}"]) for j in range(3)], expected, rtol=1e-9)
 
 
@@ -121,9 +134,9 @@ def test_every_n_steps_records_expected_steps(steps_per_execution):
     assert steps == [0, 4, 8, 12]
     for s, rates in logger.history:
         assert rates == opt.learning_rates_at(s)
-    # A second fit continues from the optimizer's step count.
+    # A second fit continues from the optimizer's step count (updates 15 to 19 ran).
     model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[logger])
-    assert [s for s, _ in logger.history] == [0, 4, 8, 12, 16, 20]
+    assert [s for s, _ in logger.history] == [0, 4, 8, 12, 16]
 
 
 def test_plot_at_train_end(tmp_path):
@@ -144,7 +157,7 @@ def test_mixed_precision_loss_scale_optimizer():
     history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[CurriculumLogger()])
     step = int(keras.ops.convert_to_numpy(opt.iterations))
     np.testing.assert_allclose(
-        [history.history[f"lr_bucket_{j}"][0] for j in range(3)], opt.learning_rates_at(step), rtol=1e-12
+        [history.history[f"lr_bucket_{j}"][0] for j in range(3)], opt.learning_rates_at(step - 1), rtol=1e-12
     )
 
 

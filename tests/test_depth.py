@@ -157,6 +157,6 @@ def test_keras_hub_resnet_backbone_stem_then_blocks():
         keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10, model=backbone, num_buckets=4
     )
     opt.build(backbone.trainable_variables)
-    assert len(opt.optimizers) == 4
+    assert len(opt.bucket_optimizers) == 4
     rates = opt.learning_rates_at(0)
     assert rates == sorted(rates, reverse=True)

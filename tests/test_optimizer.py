@@ -46,7 +46,7 @@ def test_live_rates_match_plan_and_inner_schedules():
         assert int(keras.ops.convert_to_numpy(opt.iterations)) == t
         planned = opt.learning_rates_at(t)
         np.testing.assert_allclose(opt.current_learning_rates(), planned, rtol=1e-5)
-        inner = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in opt.optimizers]
+        inner = [float(keras.ops.convert_to_numpy(o.learning_rate)) for o in opt.bucket_optimizers]
         np.testing.assert_allclose(inner, planned, rtol=1e-5)
         opt.apply(grads, variables)
 
@@ -114,7 +114,7 @@ def test_buckets_follow_graph_depth_with_model():
     names = [sorted({v.path.split("/")[0] for v in b}) for b in opt.buckets]
     assert names == [["stem"], ["block_a", "shortcut"], ["block_b"], ["bn"], ["head"]]
     assert [[id(v) for v in b] for b in opt.buckets] == [[id(v) for v in b] for b in depth_buckets(model)]
-    assert len(opt.optimizers) == 5
+    assert len(opt.bucket_optimizers) == 5
     flat = [id(v) for b in opt.buckets for v in b]
     assert sorted(flat) == sorted(id(v) for v in model.trainable_variables)
 
@@ -192,20 +192,28 @@ def test_config_round_trip_keeps_buckets():
     assert restored.global_clipnorm == 2.0
 
 
-def test_optimizer_state_is_the_plain_optimizers_plus_nothing_per_bucket():
+def test_optimizer_state_is_the_plain_optimizers_plus_one_scalar():
+    # Nothing per bucket; one scalar for the whole optimizer: the rate callbacks' scale.
     model = mlp(depth=4)
     plain = keras.optimizers.Adam(1e-3)
     plain.build(model.trainable_variables)
     opt = LeRaC(keras.optimizers.Adam(1e-3), min_learning_rate=1e-7, curriculum_steps=10, model=model)
     opt.build(model.trainable_variables)
-    assert len(opt.variables) == len(plain.variables)
-    assert sum(np.prod(v.shape) for v in opt.variables) == sum(np.prod(v.shape) for v in plain.variables)
+    assert len(opt.variables) == len(plain.variables) + 1
+    assert sum(np.prod(v.shape) for v in opt.variables) == sum(np.prod(v.shape) for v in plain.variables) + 1
 
 
-def test_setting_the_learning_rate_says_what_to_do():
-    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-6, curriculum_steps=10)
-    with pytest.raises(TypeError, match="LearningRateSchedule"):
-        opt.learning_rate = 0.01
+def test_setting_the_learning_rate_scales_the_base_rate():
+    variables = three_variables()
+    opt = make_apply_opt(variables, curriculum_steps=10)
+    planned = opt.learning_rates_at(0)
+    opt.learning_rate = 0.05  # half the base rate of 0.1
+    assert opt.rate_scale == pytest.approx(0.5)
+    assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.05)
+    np.testing.assert_allclose(opt.current_learning_rates(), [0.5 * r for r in planned], rtol=1e-5)
+    assert opt.learning_rates_at(0) == planned  # the plan stays the plan
+    with pytest.raises(TypeError, match="fixed at construction"):
+        opt.learning_rate = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
 
 
 def test_inspection_before_build_says_to_build():

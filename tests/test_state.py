@@ -37,7 +37,7 @@ def test_state_in_any_attribute_is_tracked_saved_and_carried(tmp_path):
     opt = LeRaC(HiddenCounter(0.05), min_learning_rate=1e-4, curriculum_steps=4, model=model)
     model.compile(optimizer=opt, loss=LOSS)
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)  # 4 steps
-    counters = [inner._stash["count"] for inner in opt.optimizers]
+    counters = [inner._stash["count"] for inner in opt.bucket_optimizers]
     for counter in counters:
         assert any(v is counter for v in opt.variables)
     # Carried through the step on every backend (JAX's stateless step included) ...
@@ -45,7 +45,7 @@ def test_state_in_any_attribute_is_tracked_saved_and_carried(tmp_path):
     # ... and saved with the model.
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras", custom_objects={"HiddenCounter": HiddenCounter})
-    assert [float(inner._stash["count"]) for inner in loaded.optimizer.optimizers] == [4.0, 4.0, 4.0]
+    assert [float(inner._stash["count"]) for inner in loaded.optimizer.bucket_optimizers] == [4.0, 4.0, 4.0]
 
 
 def test_optimizer_variables_are_the_plain_optimizers_for_every_state_kind():
@@ -56,7 +56,11 @@ def test_optimizer_variables_are_the_plain_optimizers_for_every_state_kind():
         plain.build(model.trainable_variables)
         opt = LeRaC(make(), min_learning_rate=1e-4, curriculum_steps=4, num_buckets=1, model=model)
         opt.build(model.trainable_variables)
-        assert [tuple(v.shape) for v in opt.variables] == [tuple(v.shape) for v in plain.variables]
+        # The plain optimizer's variables, and the one scalar of the rate callbacks' scale.
+        shapes = [tuple(v.shape) for v in opt.variables]
+        assert shapes == [tuple(v.shape) for v in plain.variables[:2]] + [()] + [
+            tuple(v.shape) for v in plain.variables[2:]
+        ]
 
 
 # ------------------------------------------------------------------ load_weights before build
@@ -186,6 +190,6 @@ def test_weight_decay_exclusions_survive_save_and_load(tmp_path):
     model.fit(x, y, batch_size=8, epochs=1, verbose=0)
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    for inner in loaded.optimizer.optimizers:
+    for inner in loaded.optimizer.bucket_optimizers:
         for variable in inner._trainable_variables:
             assert inner._use_weight_decay(variable) == ("bias" not in variable.path)

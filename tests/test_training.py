@@ -113,24 +113,6 @@ def test_tensorboard_logs_each_buckets_rate(tmp_path):
     assert any(tmp_path.rglob("events.out.tfevents*"))
 
 
-@pytest.mark.parametrize(
-    "callback",
-    [
-        keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr * 0.5),
-        keras.callbacks.ReduceLROnPlateau(monitor="loss", patience=0, min_delta=10.0),
-    ],
-    ids=["LearningRateScheduler", "ReduceLROnPlateau"],
-)
-def test_rate_setting_callbacks_fail_with_an_error(callback):
-    # Documented: each bucket's rate is a schedule; give the wrapped optimizer a
-    # LearningRateSchedule instead of changing rates from a callback.
-    x, y = classification_data(n=32)
-    model = mlp(depth=2)
-    compiled(model)
-    with pytest.raises(TypeError, match="LearningRateSchedule"):
-        model.fit(x, y, epochs=2, verbose=0, callbacks=[callback])
-
-
 def test_base_schedule_runs_under_the_curriculum():
     x, y = classification_data(n=32)
     model = mlp(depth=2)
