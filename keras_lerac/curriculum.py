@@ -284,9 +284,15 @@ class Curriculum:
             low, high = (low, mid) if reached(mid) else (mid, high)
         return high
 
-    def bucket_schedule(self, bucket: int) -> CurriculumSchedule:
-        """Bucket `bucket`'s rate as a serializable Keras `LearningRateSchedule`."""
-        return CurriculumSchedule(
+    def bucket_schedule(self, bucket: int, scale: Any = None) -> CurriculumSchedule:
+        """Bucket `bucket`'s rate as a serializable Keras `LearningRateSchedule`.
+
+        Args:
+            bucket: The bucket's index.
+            scale: A scalar variable the rate is multiplied by (the rate callbacks'
+                scale), or `None`.
+        """
+        schedule = CurriculumSchedule(
             self.base,
             self.start_ratios[bucket],
             self.steps,
@@ -295,6 +301,8 @@ class Curriculum:
             self.update_every,
             layer_factor=self.layer_factors[bucket],
         )
+        schedule.scale = scale
+        return schedule
 
 
 @keras.saving.register_keras_serializable(package="keras_lerac")
@@ -332,6 +340,9 @@ class CurriculumSchedule(LearningRateSchedule):
     ):
         self.base_learning_rate = base_learning_rate
         self.layer_factor = check_number("layer_factor", layer_factor, low=0.0, low_open=True, high=1.0)
+        # Set by LeRaC, not saved in the config: a scalar variable (the scale Keras' rate
+        # callbacks put on the base rate) that the rate is multiplied by.
+        self.scale = None
         self.start_ratio = float(start_ratio)
         self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
@@ -347,7 +358,8 @@ class CurriculumSchedule(LearningRateSchedule):
             self.factor,
             self.update_every,
         )
-        return ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * (m * self.layer_factor)
+        rate = ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * (m * self.layer_factor)
+        return rate if self.scale is None else rate * ops.cast(self.scale, "float32")
 
     def get_config(self) -> dict:
         base = self.base_learning_rate

@@ -394,7 +394,8 @@ class LeRaC(keras.optimizers.Optimizer):
     def _make_bucket_optimizer(self, j: int, variables: list, excluded: list) -> keras.optimizers.Optimizer:
         config = dict(self._inner_config)
         config["name"] = f"{self.name}_bucket_{j}"
-        config["learning_rate"] = self._curriculum.bucket_schedule(j)
+        # The bucket's own rate is the applied one (scale included): its weight decay uses it.
+        config["learning_rate"] = self._curriculum.bucket_schedule(j, scale=self._rate_scale)
         with _keras.creation_scope(self), _keras.tracking_on():
             # Tracking on: the inner optimizer records every variable it creates, as it
             # does outside a wrapper (a wrapper's `build` runs with tracking off).

@@ -157,3 +157,26 @@ def test_logger_logs_the_applied_rates_whatever_the_callback_order(tmp_path):
         assert logger.history[5][1] == pytest.approx([0.5 * r for r in opt.learning_rates_at(5)], rel=1e-6)
         tables[order] = [{k: v for k, v in row.items() if k.startswith("lr_bucket")} for row in table]
     assert tables["logger first"] == tables["logger last"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: keras.optimizers.AdamW(0.01, weight_decay=0.5),
+        lambda: keras.optimizers.SGD(0.05, weight_decay=0.3),
+    ],
+    ids=["AdamW", "SGD+weight_decay"],
+)
+def test_curriculum_off_under_a_rate_callback_is_the_plain_optimizer(make):
+    # Weight decay included: it must use the scaled rate, as the plain optimizer's does.
+    def run(optimizer):
+        keras.utils.set_random_seed(4)
+        model = mlp(depth=3)
+        model.compile(optimizer=optimizer(model), loss=LOSS)
+        model.fit(X, Y, batch_size=16, epochs=4, verbose=0, shuffle=False, callbacks=[halve_at_1_and_3()])
+        return model.get_weights()
+
+    plain = run(lambda model: make())
+    lerac = run(lambda model: LeRaC(make(), curriculum_steps=0, model=model))
+    for a, b in zip(plain, lerac):
+        np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
