@@ -25,6 +25,8 @@ _EXPORTS = {
     "LeRaC": "keras_lerac.optimizer",
     "LeRaCOptimizer": "keras_lerac.optimizer",
     "find_lerac": "keras_lerac.optimizer",
+    "load_model": "keras_lerac.saving",
+    "restore_compile": "keras_lerac.saving",
     "Curriculum": "keras_lerac.curriculum",
     "CurriculumSchedule": "keras_lerac.curriculum",
     "depth_buckets": "keras_lerac.depth",
@@ -39,7 +41,17 @@ _EXPORTS = {
     "add_smoothing": "keras_lerac.cbs",
     "remove_smoothing": "keras_lerac.cbs",
 }
-_SUBMODULES = ("callbacks", "cbs", "curriculum", "depth", "experiments", "optimizer", "plotting", "summary")
+_SUBMODULES = (
+    "callbacks",
+    "cbs",
+    "curriculum",
+    "depth",
+    "experiments",
+    "optimizer",
+    "plotting",
+    "saving",
+    "summary",
+)
 # Modules that register classes with Keras' serialization (needed by `load_model`).
 _REGISTERING = ("keras_lerac.optimizer", "keras_lerac.cbs")
 
@@ -56,11 +68,13 @@ __all__ = [
     "depth_buckets",
     "find_lerac",
     "layer_depths",
+    "load_model",
     "plan",
     "plan_rows",
     "plot_accuracy",
     "plot_curriculum",
     "remove_smoothing",
+    "restore_compile",
 ]
 
 
@@ -94,4 +108,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come lazi
     from keras_lerac.depth import depth_buckets, layer_depths
     from keras_lerac.optimizer import LeRaC, LeRaCOptimizer, find_lerac
     from keras_lerac.plotting import plot_accuracy, plot_curriculum
+    from keras_lerac.saving import load_model, restore_compile
     from keras_lerac.summary import plan, plan_rows

@@ -6,6 +6,12 @@ functional and Sequential models are expanded into their layers; a layer used tw
 takes the depth of its use nearest the input; layers without trainable variables do not
 use a bucket. Subclassed models have no graph to read: their layers are taken in
 tracking order, with a warning.
+
+A layer's variables are every variable under it that the model trains, whatever the
+`trainable` flags of the layers in between: with LoRA (`backbone.enable_lora(rank)`) a
+frozen transformer block holds trainable LoRA kernels, and they belong to the block.
+Layers that read only the shape of their input (`SHAPE_ONLY_LAYERS`, e.g. KerasHub's
+`PositionEmbedding`, fed the token embeddings) sit beside that input, not after it.
 """
 
 from __future__ import annotations
@@ -20,7 +26,24 @@ import keras
 from keras_lerac import _keras
 from keras_lerac._checks import check_int
 
-__all__ = ["depth_buckets", "layer_depths", "group_levels", "resolve_bucket_specs"]
+__all__ = ["SHAPE_ONLY_LAYERS", "depth_buckets", "group_levels", "layer_depths", "resolve_bucket_specs"]
+
+# Registered names (`keras.saving.get_registered_name`) of layers whose output depends on
+# the shape of their input only. Add a name to have your own layer treated the same.
+SHAPE_ONLY_LAYERS = {"keras_hub>PositionEmbedding"}
+
+
+def _shape_only(operation: Any) -> bool:
+    return keras.saving.get_registered_name(type(operation)) in SHAPE_ONLY_LAYERS
+
+
+def trained_weights(layer: Any, trainable_ids: set) -> list:
+    """The variables under `layer` that are among `trainable_ids` (ids of trained variables).
+
+    `layer.trainable_variables` is empty for a layer set `trainable=False` even when a
+    sublayer of it was made trainable again (LoRA); `layer.weights` lists them all.
+    """
+    return [v for v in layer.weights if id(v) in trainable_ids]
 
 
 def _is_graph_model(layer: Any) -> bool:
@@ -58,19 +81,23 @@ def _graph_depths(model: Any) -> tuple[dict, int]:
             current = _expand(layer, current, depths)
         return depths, current
     # Keras numbers node depth from the outputs; walk from the deepest (the inputs) up.
-    node_depth: dict[int, int] = {}
+    # A node starts where its latest input ends; a shape-only layer starts where its
+    # input started, beside it.
+    node_start: dict[int, int] = {}
+    node_end: dict[int, int] = {}
     out = 0
     nodes = _keras.nodes_by_depth(model)
     for keras_depth in sorted(nodes, reverse=True):
         for node in nodes[keras_depth]:
             op = node.operation
-            parents = [node_depth.get(id(p), 0) for p in node.parent_nodes]
-            start = max(parents) if parents else 0
+            parent_depths = node_start if _shape_only(op) else node_end
+            start = max((parent_depths.get(id(p), 0) for p in node.parent_nodes), default=0)
+            node_start[id(node)] = start
             if isinstance(op, keras.layers.InputLayer) or node.is_input:
                 end = 0
             else:
                 end = _expand(op, start, depths)
-            node_depth[id(node)] = end
+            node_end[id(node)] = end
             out = max(out, end)
     return depths, out
 
@@ -118,7 +145,8 @@ def layer_depths(model: keras.Model) -> list[tuple[keras.layers.Layer, int]]:
     else:
         depths = _tracking_depths(model)
     order = {id(layer): i for i, layer in enumerate(_keras.flatten_layers(model))}
-    pairs = [(layer, d) for layer, d in depths.values() if layer.trainable_variables]
+    trained = {id(v) for v in model.trainable_variables}
+    pairs = [(layer, d) for layer, d in depths.values() if trained_weights(layer, trained)]
     pairs.sort(key=lambda p: (p[1], order.get(id(p[0]), len(order))))
     return pairs
 
@@ -175,9 +203,10 @@ def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[li
     levels = sorted({d for _, d in pairs})
     level_of = {d: i for i, d in enumerate(levels)}
     bucket_of_level = group_levels(len(levels), num_buckets)
+    trained = {id(v) for v in trainable}
     bucket_of_var: dict[int, int] = {}
     for layer, d in pairs:
-        for v in layer.trainable_variables:
+        for v in trained_weights(layer, trained):
             bucket_of_var.setdefault(id(v), bucket_of_level[level_of[d]])
     missing = [v.path for v in trainable if id(v) not in bucket_of_var]
     if missing:
@@ -239,7 +268,7 @@ def resolve_bucket_specs(specs: Sequence[Sequence[Any]], variables: Sequence[Any
                 patterns.append((re.compile(item), j))
                 continue
             if isinstance(item, keras.layers.Layer):
-                members = item.trainable_variables
+                members = trained_weights(item, {id(v) for v in variables})
             elif isinstance(item, keras.Variable) or hasattr(item, "path"):
                 members = [item]
             else:

@@ -427,6 +427,13 @@ class LeRaC(keras.optimizers.Optimizer):
                 f"{count - 1} needs at least one variable. Renumber `bucket_assignment`."
             )
         self._curriculum = self._make_curriculum(count)
+        if count == 1 and self.curriculum_steps > 0 and self._curriculum.start_ratios[0] == 1.0:
+            warnings.warn(
+                "LeRaC found a single bucket of trainable variables, so there is no curriculum: "
+                "its one bucket runs at the base rate from step 0. Give LeRaC the model being "
+                "trained (`model=`) for graph depth, or the buckets (`buckets=[...]`).",
+                stacklevel=2,
+            )
         self._bucket_assignment = assignment
         self._bucket_of = {_keras.variable_key(self, v): b for v, b in zip(var_list, assignment)}
         excluded_ids = set(self._decay_excluded_ids) | _keras.weight_decay_exclusions(self)[0]

@@ -10,7 +10,7 @@ import numpy as np
 from keras import ops
 
 from keras_lerac import _keras
-from keras_lerac.depth import check_built, layer_depths
+from keras_lerac.depth import check_built, layer_depths, trained_weights
 from keras_lerac.optimizer import LeRaC, find_lerac
 
 __all__ = ["plan", "plan_rows"]
@@ -41,8 +41,9 @@ def _layer_names(model: keras.Model | None, variables: list) -> dict[int, str]:
             layers = [layer for layer, _ in layer_depths(model)]
         except Exception:  # subclassed / odd models: fall back to the tracked layers
             layers = _keras.flatten_layers(model)
+        trained = {id(v) for v in variables}
         for layer in layers:
-            for v in layer.trainable_variables:
+            for v in trained_weights(layer, trained):
                 names.setdefault(id(v), layer.name)
     for v in variables:
         if id(v) not in names:

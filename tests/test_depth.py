@@ -129,6 +129,10 @@ def test_keras_hub_bert_backbone_embeddings_then_blocks_then_head():
         assert {"token_embedding", "segment_embedding", "position_embedding", "embeddings_layer_norm"} == set(
             flat[:first_block]
         )
+        # The embeddings are one level: the position embedding reads only the shape of
+        # the token embeddings, so it sits beside them, not after them.
+        assert set(names[0]) == {"token_embedding", "segment_embedding", "position_embedding"}
+        assert names[1] == ["embeddings_layer_norm"]
         assert ["transformer_layer_0"] in names and ["transformer_layer_1"] in names
         assert names.index(["transformer_layer_0"]) < names.index(["transformer_layer_1"])
         assert names[-1] == [head]
@@ -160,3 +164,26 @@ def test_keras_hub_resnet_backbone_stem_then_blocks():
     assert len(opt.bucket_optimizers) == 4
     rates = opt.learning_rates_at(0)
     assert rates == sorted(rates, reverse=True)
+
+
+def test_lora_buckets_follow_the_transformer_blocks():
+    pytest.importorskip("keras_hub")
+    from hub_models import bert_classifier, gpt2_causal_lm
+
+    lm = gpt2_causal_lm()
+    lm.backbone.enable_lora(rank=2)
+    # Only LoRA kernels (and the query/value biases) are trainable, inside each block.
+    buckets = depth_buckets(lm)
+    assert [sorted({v.path.split("/")[0] for v in b}) for b in buckets] == [
+        ["transformer_layer_0"],
+        ["transformer_layer_1"],
+    ]
+    assert all("lora_kernel" in v.path or v.path.endswith("bias") for b in buckets for v in b)
+    opt = LeRaC(keras.optimizers.Adam(1e-3), min_learning_rate=1e-6, curriculum_steps=10, model=lm)
+    opt.build(lm.trainable_variables)
+    assert len(opt.bucket_optimizers) == 2
+
+    classifier = bert_classifier()
+    classifier.backbone.enable_lora(rank=2)
+    names = [sorted({v.path.split("/")[0] for v in b}) for b in depth_buckets(classifier)]
+    assert names == [["transformer_layer_0"], ["transformer_layer_1"], ["logits"]]  # the head last

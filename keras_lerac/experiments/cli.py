@@ -343,7 +343,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     """`keras-lerac plan`: see the module docstring and docs/cli.md."""
     import keras
 
-    from keras_lerac import LeRaC, find_lerac
+    from keras_lerac import LeRaC, find_lerac, load_model
+    from keras_lerac.saving import compile_skipped
     from keras_lerac.summary import plan
 
     settings = runner.Settings(optimizer=args.optimizer, learning_rate=args.learning_rate)
@@ -357,10 +358,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         base = runner.base_optimizer(settings)
     else:
         try:
-            model = keras.saving.load_model(args.model)
+            model = load_model(args.model)
         except Exception as error:  # a broken or foreign file is a bad argument
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise CLIError(f"could not load {args.model!r}: {message}") from None
+        if compile_skipped(model):
+            print(
+                f"note: {type(model).__name__} overrides compile(), so keras.saving.load_model gives it back "
+                "with its default optimizer; keras_lerac.load_model restored the saved one."
+            )
         try:
             saved = find_lerac(model.optimizer)
         except TypeError:

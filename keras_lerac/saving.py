@@ -1,0 +1,107 @@
+"""Loading a saved model with its optimizer, also when its class overrides `compile()`.
+
+Keras restores a saved model's optimizer through `Model.compile_from_config`, which skips
+(with a warning) any model whose class overrides `compile()`: KerasHub's task models
+(`BertTextClassifier`, `ImageClassifier`, `CausalLM`, ...) do, and their constructor
+compiles a default Adam. So `keras.saving.load_model` gives such a task back with Adam,
+and the saved optimizer's state (LeRaC's buckets, step count and slots) is not restored;
+nothing of LeRaC runs during that load, so LeRaC cannot mend it from its side.
+`load_model` below loads the model, and when Keras skipped the compile config, compiles
+the model with the saved one and restores the optimizer's state from the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+import zipfile
+from typing import Any
+
+import keras
+
+__all__ = ["compile_skipped", "load_model", "restore_compile"]
+
+# Keras' warning when it skips the compile config of a model whose class overrides compile().
+_SKIPPED_WARNING = r"`compile\(\)` was not called as part of model loading"
+
+
+def saved_compile_config(filepath: str) -> dict | None:
+    """The compile config stored in a `.keras` file (None if it was saved uncompiled)."""
+    with zipfile.ZipFile(filepath) as archive:
+        return json.loads(archive.read("config.json")).get("compile_config")
+
+
+def compile_skipped(model: keras.Model) -> bool:
+    """Whether Keras' `load_model` skips this model's compile config (its class overrides
+    `compile()` but not `compile_from_config()`, as KerasHub's tasks do)."""
+    cls = type(model)
+    return (
+        cls.compile is not keras.Model.compile and cls.compile_from_config is keras.Model.compile_from_config
+    )
+
+
+def restore_compile(model: keras.Model, filepath: str, custom_objects: dict | None = None) -> keras.Model:
+    """Compiles `model` as it was saved in `filepath`, and restores the optimizer's state.
+
+    Args:
+        model: The model `keras.saving.load_model(filepath)` returned.
+        filepath: The `.keras` file.
+        custom_objects: As for `keras.saving.load_model`.
+
+    Returns:
+        `model`, compiled with the saved optimizer, loss and metrics, the optimizer built
+        and its state (step count, slots; LeRaC's buckets and rate scale) restored.
+    """
+    config = saved_compile_config(filepath)
+    if not config:
+        return model
+    with keras.saving.custom_object_scope(custom_objects or {}):
+        config = keras.saving.deserialize_keras_object(config)
+    model.compile(**config)
+    model.optimizer.build(model.trainable_variables)  # LeRaC: the saved bucket assignment
+    model.load_weights(filepath)  # the layers again (unchanged) and the optimizer's state
+    return model
+
+
+def load_model(
+    filepath: str, custom_objects: dict | None = None, compile: bool = True, safe_mode: bool = True
+) -> Any:
+    """`keras.saving.load_model`, and the saved optimizer even where Keras skips it.
+
+    For most models this is `keras.saving.load_model`. For a model whose class overrides
+    `compile()` (KerasHub tasks), Keras returns the model compiled by its constructor
+    (a default Adam) and warns; this function then compiles it with the saved compile
+    config and restores the optimizer's state, so a task saved with LeRaC comes back
+    with LeRaC, its buckets and its position in the curriculum.
+
+    Args:
+        filepath: A `.keras` file.
+        custom_objects: As for `keras.saving.load_model`.
+        compile: Whether to restore the compile config (and the optimizer).
+        safe_mode: As for `keras.saving.load_model`.
+
+    Returns:
+        The model.
+
+    Example:
+
+    ```python
+    import keras
+    import keras_lerac
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.compile(keras_lerac.LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-4,
+                                    curriculum_steps=10, model=model), loss="mse")
+    model.save("model.keras")
+    restored = keras_lerac.load_model("model.keras")   # for a KerasHub task too
+    ```
+    """
+    with warnings.catch_warnings():
+        if compile:  # the warning this function answers
+            warnings.filterwarnings("ignore", message=_SKIPPED_WARNING)
+        model = keras.saving.load_model(
+            filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+        )
+    if compile and compile_skipped(model):
+        restore_compile(model, filepath, custom_objects)
+    return model
