@@ -19,6 +19,7 @@ import keras
 __all__ = [
     "KerasInternalsError",
     "apply_weight_decay",
+    "base_update_step",
     "callback_model",
     "calling_callback_list",
     "creation_scope",
@@ -40,6 +41,7 @@ __all__ = [
     "tracking_on",
     "untracked",
     "update_step",
+    "updates_one_by_one",
     "variable_key",
     "weight_decay_exclusions",
 ]
@@ -94,9 +96,10 @@ def flatten_layers(layer: Any) -> list:
 
 
 # ----------------------------------------------------------------------------- optimizers
-# `LeRaC` overrides `Optimizer._backend_update_step(grads, variables, learning_rate)`:
-# Keras' `apply` calls it after clipping, gradient accumulation and EMA, with the
-# optimizer's current rate. `check_assumptions` verifies that it is still called.
+# `LeRaC` overrides two hooks of `Optimizer`: `_backend_update_step(grads, variables,
+# learning_rate)`, which Keras' `apply` calls after clipping and gradient accumulation,
+# with the optimizer's current rate, and `_apply_weight_decay(variables)`, called just
+# before it. `check_assumptions` verifies that both are still called.
 
 
 def public_optimizer_class(cls: type) -> type:
@@ -317,16 +320,39 @@ def update_step(optimizer: keras.optimizers.Optimizer, grads: list, variables: l
     optimizer._backend_update_step(grads, variables, rate)
 
 
-def torch_fusable_classes() -> dict:
-    """`{"sgd": class, "adam": class}`: Keras' torch optimizers that `fused.py` reproduces.
+def base_update_step(cls: type, optimizer: Any, grads: list, variables: list, rate: Any) -> None:
+    """Keras' own update loop, from the base class of `cls`, run on `optimizer`.
 
-    Relies on: `keras.src.backend.torch.optimizers.torch_sgd.SGD` and `torch_adam.Adam`,
-    which update with `torch._foreach_*` ops and keep their slots in the lists
-    `momentums` (SGD) and `_momentums`, `_velocities` (Adam), by variable index.
+    It calls `optimizer.update_step(grad, variable, rate)` for each variable (TensorFlow:
+    after summing the gradients across replicas, under the distribution strategy).
+    Relies on: the backends' `_backend_update_step` calling `self.update_step` per
+    variable (TensorFlow through `_distributed_tf_update_step`).
     """
-    from keras.src.backend.torch.optimizers import torch_adam, torch_sgd
+    super(cls, optimizer)._backend_update_step(grads, variables, rate)
 
-    return {"sgd": torch_sgd.SGD, "adam": torch_adam.Adam}
+
+def updates_one_by_one(optimizer: keras.optimizers.Optimizer) -> bool:
+    """Whether the optimizer's whole update is its `update_step`, variable by variable.
+
+    True unless its class overrides `_backend_update_step` (Nadam does, to advance a
+    scalar state once per step before the variables). Relies on: Keras' own
+    `_backend_update_step` calling `update_step` per variable and nothing else.
+    """
+    return type(optimizer)._backend_update_step is keras.optimizers.Optimizer._backend_update_step
+
+
+def torch_fusable_classes() -> dict:
+    """`{"sgd": class, "adam": class, "adamw": class}`: Keras' torch optimizers that
+    `fused.py` reproduces.
+
+    Relies on: `keras.src.backend.torch.optimizers.torch_sgd.SGD`, `torch_adam.Adam` and
+    `torch_adamw.AdamW` (Adam's update; its decay is `_apply_weight_decay`), which update
+    with `torch._foreach_*` ops and keep their slots in the lists `momentums` (SGD) and
+    `_momentums`, `_velocities` (Adam, AdamW), by variable index.
+    """
+    from keras.src.backend.torch.optimizers import torch_adam, torch_adamw, torch_sgd
+
+    return {"sgd": torch_sgd.SGD, "adam": torch_adam.Adam, "adamw": torch_adamw.AdamW}
 
 
 def slots(optimizer: keras.optimizers.Optimizer, name: str, variable: keras.Variable) -> keras.Variable:
@@ -490,6 +516,26 @@ def check_assumptions() -> list[str]:
         raise _missing("`Optimizer.apply` calling `_backend_update_step` and counting with `_iterations`")
     checked += ["share_step_count", "weight_decay_exclusions", "variable_key", "update_step"]
 
+    updated = []
+
+    class Router(keras.optimizers.SGD):
+        def update_step(self, gradient, variable, learning_rate):
+            updated.append((variable, learning_rate))
+
+    router, pair = Router(0.1), [keras.Variable([1.0]), keras.Variable([2.0])]
+    router.build(pair)
+    base_update_step(Router, router, [keras.ops.ones((1,))] * 2, pair, "rates")
+    if [rate for _, rate in updated] != ["rates", "rates"]:
+        raise _missing(
+            "`_backend_update_step` calling `update_step(grad, variable, learning_rate)` per variable"
+        )
+    checked.append("base_update_step")
+    if not updates_one_by_one(router) or updates_one_by_one(keras.optimizers.Nadam(0.1)):
+        raise _missing(
+            "a plain subclass updating with update_step alone, and Nadam overriding `_backend_update_step`"
+        )
+    checked.append("updates_one_by_one")
+
     decaying = keras.optimizers.SGD(0.5, weight_decay=0.5)
     decayed = keras.Variable([1.0])
     decaying.build([decayed])
@@ -545,8 +591,11 @@ def check_assumptions() -> list[str]:
     if keras.backend.backend() == "torch":
         classes = torch_fusable_classes()
         sgd, adam = keras.optimizers.SGD(0.1, momentum=0.9), keras.optimizers.Adam(0.1)
-        if type(sgd) is not classes["sgd"] or type(adam) is not classes["adam"]:
-            raise _missing("keras.optimizers.SGD/Adam being the torch_sgd/torch_adam classes on torch")
+        adamw = keras.optimizers.AdamW(0.1)
+        if (type(sgd), type(adam), type(adamw)) != (classes["sgd"], classes["adam"], classes["adamw"]):
+            raise _missing("keras.optimizers.SGD/Adam/AdamW being the torch_sgd/adam/adamw classes on torch")
+        if not issubclass(classes["adamw"], classes["adam"]) or "update_step" in vars(classes["adamw"]):
+            raise _missing("torch AdamW updating as torch Adam does")
         sgd.build([variable])
         adam.build([variable])
         for optimizer, name in ((sgd, "momentums"), (adam, "_momentums"), (adam, "_velocities")):

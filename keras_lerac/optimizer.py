@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import warnings
 import weakref
 from collections.abc import Sequence
@@ -327,6 +328,8 @@ class LeRaC(keras.optimizers.Optimizer):
         self._curriculum: Curriculum | None = None
         self._ratio_cache = None
         self._fused_update = None
+        self._single_pass = False
+        self._adam_alphas = False
 
     def _reference_label(self) -> str:
         if self.reference_learning_rate is not None:
@@ -447,6 +450,15 @@ class LeRaC(keras.optimizers.Optimizer):
         ]
         # torch eager: one batched update over all buckets where Keras' math allows it.
         self._fused_update = fused.fused_update(self._optimizers)
+        # One pass through Keras' update loop, where each bucket's update is update_step
+        # alone (not Nadam's, which advances its own state first).
+        self._single_pass = keras.backend.backend() != "torch" and all(
+            map(_keras.updates_one_by_one, self._optimizers)
+        )
+        self._adam_alphas = self._single_pass and fused.adam_family(self._optimizers, var_list)
+        self._build_variables = list(var_list)
+        self._positions_key = [id(v) for v in var_list]
+        self._positions = [[i for i, b in enumerate(assignment) if b == j] for j in range(count)]
         super().build(var_list)
 
     def _require_built(self, what: str, error: type = ValueError) -> None:
@@ -575,27 +587,66 @@ class LeRaC(keras.optimizers.Optimizer):
         ratios, factors = self._ratio_tensors()
         return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, ratios, factors)
 
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        groups = [([], []) for _ in self._optimizers]
-        for grad, variable in zip(grads, trainable_variables):
+    def _groups(self, grads: list, variables: list) -> list[tuple[list, list]]:
+        """`(grads, variables)` of each bucket, in bucket order.
+
+        The common case, every variable in build order, takes the positions computed at
+        build time; a filtered list (None gradients dropped upstream) is grouped by key.
+        """
+        if len(variables) == len(self._positions_key) and all(
+            map(operator.is_, variables, self._build_variables)
+        ):
+            return [([grads[i] for i in idx], [variables[i] for i in idx]) for idx in self._positions]
+        groups: list[tuple[list, list]] = [([], []) for _ in self._optimizers]
+        for grad, variable in zip(grads, variables):
             bucket_grads, bucket_vars = groups[self._bucket_of[_keras.variable_key(self, variable)]]
             bucket_grads.append(grad)
             bucket_vars.append(variable)
-        # A bucket whose gradients were all None was filtered out upstream: its group is
-        # empty and it is skipped. Its schedule reads the shared step counter, so it
-        # stays in step.
-        for inner, (_, bucket_vars) in zip(self._optimizers, groups):
+        return groups
+
+    def _apply_weight_decay(self, variables):
+        # Keras calls this before the update, as for any optimizer: each bucket decays
+        # its variables with its own optimizer and rate (the schedule with the scale).
+        for inner, (_, bucket_vars) in zip(self._optimizers, self._groups(variables, variables)):
             if bucket_vars:
                 _keras.apply_weight_decay(inner, bucket_vars)
+
+    def _backend_update_step(self, grads, trainable_variables, learning_rate):
+        # A bucket whose gradients were all None was filtered out upstream: it is
+        # skipped. Its schedule reads the shared step counter, so it stays in step.
         rates = self._rate_vector(learning_rate)
-        if self._fused_update is not None:
-            self._fused_update(self._optimizers, groups, rates)
-            return
-        for inner, rate, (bucket_grads, bucket_vars) in zip(
-            self._optimizers, ops.unstack(rates, num=len(self._optimizers)), groups
-        ):
-            if bucket_vars:
-                _keras.update_step(inner, bucket_grads, bucket_vars, rate)
+        if self._fused_update is not None:  # torch: one _foreach pass over all buckets
+            self._fused_update(self._optimizers, self._groups(grads, trainable_variables), rates)
+        elif self._single_pass:
+            # TensorFlow and JAX: Keras' own update loop (its distribution logic
+            # included) over all the variables at once; `update_step` hands each to its
+            # bucket's optimizer with its bucket's rate (for Adam, its bucket's alpha).
+            if self._adam_alphas:
+                rates = fused.adam_alphas(self._optimizers[0], rates)
+            if keras.backend.backend() == "jax":
+                per_bucket = rates  # XLA fuses a bucket's slice into its variables' updates
+            else:
+                per_bucket = ops.unstack(rates, num=len(self._optimizers))
+            _keras.base_update_step(LeRaC, self, grads, trainable_variables, per_bucket)
+        else:  # each bucket's own batched update (torch's _foreach optimizers)
+            groups = self._groups(grads, trainable_variables)
+            for inner, rate, (bucket_grads, bucket_vars) in zip(
+                self._optimizers, ops.unstack(rates, num=len(self._optimizers)), groups
+            ):
+                if bucket_vars:
+                    _keras.update_step(inner, bucket_grads, bucket_vars, rate)
+
+    def update_step(self, gradient, variable, learning_rate):
+        """Updates one variable with its bucket's optimizer, at its bucket's rate.
+
+        Keras' update loop calls this (the single pass); `learning_rate` holds every
+        bucket's rate (for Adam, its alpha), by bucket.
+        """
+        bucket = self._bucket_of[_keras.variable_key(self, variable)]
+        if self._adam_alphas:
+            fused.adam_step(self._optimizers[bucket], gradient, variable, learning_rate[bucket])
+        else:
+            self._optimizers[bucket].update_step(gradient, variable, learning_rate[bucket])
 
     # ------------------------------------------------------------------ saving
     def save_own_variables(self, store):

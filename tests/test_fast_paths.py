@@ -1,0 +1,94 @@
+"""The fast update paths give exactly the per-bucket path's updates, on every backend.
+
+TensorFlow and JAX: one pass of Keras' update loop over all variables (`update_step`
+routes each to its bucket's optimizer). torch: one `_foreach` pass for SGD, Adam and
+AdamW. The per-bucket path (each bucket's optimizer updating its own variables) is the
+reference.
+"""
+
+import keras
+import numpy as np
+import pytest
+from conftest import BACKEND
+from helpers import classification_data, mlp
+
+from keras_lerac import LeRaC
+
+BASES = {
+    "sgd": lambda: keras.optimizers.SGD(0.1),
+    "sgd-momentum": lambda: keras.optimizers.SGD(0.1, momentum=0.9),
+    "sgd-nesterov": lambda: keras.optimizers.SGD(0.1, momentum=0.9, nesterov=True),
+    "sgd-weight-decay": lambda: keras.optimizers.SGD(0.1, momentum=0.9, weight_decay=0.01),
+    "adam": lambda: keras.optimizers.Adam(1e-2),
+    "adamw": lambda: keras.optimizers.AdamW(1e-2, weight_decay=0.05),
+}
+
+
+def per_bucket(opt):
+    """Turns the fast path off: each bucket's optimizer updates its own variables."""
+    opt._fused_update = None
+    opt._single_pass = opt._adam_alphas = False
+
+
+def uses_a_fast_path(opt):
+    return opt._fused_update is not None or opt._single_pass
+
+
+def run(base, fast, steps=5):
+    rng = np.random.default_rng(0)
+    shapes = [(3, 2), (2,), (4,), (2, 2)]
+    variables = [
+        keras.Variable(rng.normal(size=s).astype("float32"), name=f"v{i}") for i, s in enumerate(shapes)
+    ]
+    opt = LeRaC(
+        base(),
+        min_learning_rate=1e-4,
+        curriculum_steps=4,
+        buckets=[[variables[0], variables[1]], [variables[2]], [variables[3]]],
+    )
+    opt.build(variables)
+    if not fast:
+        per_bucket(opt)
+    for t in range(steps):
+        grads = [keras.ops.convert_to_tensor(rng.normal(size=v.shape).astype("float32")) for v in variables]
+        if t == 2:
+            grads[2] = None  # a bucket with no gradient this step
+        opt.apply(grads, variables)
+    return opt, [keras.ops.convert_to_numpy(v) for v in variables + opt.variables]
+
+
+@pytest.mark.parametrize("name", sorted(BASES))
+@pytest.mark.filterwarnings("ignore:Gradients do not exist")
+def test_the_fast_path_equals_the_per_bucket_path(name):
+    fast_opt, fast = run(BASES[name], fast=True)
+    assert uses_a_fast_path(fast_opt)
+    _, reference = run(BASES[name], fast=False)
+    for a, b in zip(fast, reference):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adamw"])
+def test_the_fast_path_equals_the_per_bucket_path_in_compiled_fit(name):
+    x, y = classification_data(n=32)
+    weights = []
+    for fast in (True, False):
+        keras.utils.set_random_seed(5)
+        model = mlp(depth=3)
+        opt = LeRaC(BASES[name](), min_learning_rate=1e-4, curriculum_steps=6, model=model)
+        model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        opt.build(model.trainable_variables)
+        if not fast:
+            per_bucket(opt)
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+        weights.append(model.get_weights() + [keras.ops.convert_to_numpy(v) for v in opt.variables])
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="which torch optimizers have a fused update")
+def test_torch_optimizers_without_a_fused_update_go_bucket_by_bucket():
+    for base in (keras.optimizers.Adam(1e-3, amsgrad=True), keras.optimizers.RMSprop(1e-3)):
+        v = keras.Variable(np.zeros(2, "float32"))
+        opt = LeRaC(base, min_learning_rate=1e-6, curriculum_steps=3, buckets=[[v]])
+        opt.build([v])
+        assert opt._fused_update is None and not opt._single_pass
