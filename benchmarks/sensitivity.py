@@ -51,9 +51,11 @@ K_FRACTIONS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2)  # K as a fraction of all tra
 START_RATIOS = (1e-1, 1e-2, 1e-3, 1e-4, 1e-6, 1e-8)  # start rate of the last bucket / base rate
 SCHEDULES = ("exponential", "linear", "stepwise")
 CENTRE_K, CENTRE_RATIO = 0.05, 1e-4  # where the one-factor-at-a-time crosses meet
-BASE_RATES = {"sgd": (0.003, 0.01, 0.03, 0.1, 0.3), "adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)}
+# Half-decade grids. A pilot put the tuned SGD rate at both ends of 0.003-0.3 (wine at
+# 0.003, the batch-normed CNNs at 0.3), so SGD spans 0.001-1.
+BASE_RATES = {"sgd": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0), "adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)}
 SEEDS = 12  # at least 8; 12 fit about 2-2.5 h on the shared 2-core machine (docs/sensitivity.md)
-TUNE_SEEDS = (1000, 1001)  # disjoint from the study seeds 0..N-1
+TUNE_SEEDS = (1000, 1001, 1002)  # disjoint from the study seeds 0..N-1
 VALIDATION_FRACTION = 0.2
 # Batch size and epochs of each data set's standard run (about 300-900 steps in all).
 DATA_DEFAULTS = {
@@ -626,23 +628,33 @@ def run_specs(
     return done, failures
 
 
-def check_manifest(output: str, design: dict, backend: str) -> None:
-    """One output folder holds one design on one backend (initial weights depend on it)."""
+def check_manifest(output: str, design: dict, backend: str | None) -> str:
+    """One output folder holds one design on one backend (initial weights depend on it).
+
+    Creates `output/study.json` on the first call; later calls must name the same design
+    and backend, or `backend=None` (reading only) to accept the recorded one. Returns the
+    study's backend.
+    """
     path = os.path.join(output, "study.json")
     wanted = {"design": design["name"], "version": design["version"], "backend": backend}
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:
             manifest = json.load(f)
+        if backend is None:
+            wanted["backend"] = manifest.get("backend")
         found = {k: manifest.get(k) for k in wanted}
         if found != wanted:
             raise SystemExit(
                 f"{output} holds a study with {found}, this one is {wanted}. Resume it with the same "
                 "settings (e.g. --backend), or pass another --output."
             )
-        return
+        return found["backend"]
+    if backend is None:
+        return None
     os.makedirs(output, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump({**wanted, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=1)
+    return backend
 
 
 # ----------------------------------------------------------------------------- the report
@@ -818,19 +830,17 @@ def markdown(summary: dict, design: dict, meta: dict) -> str:
         if block["kind"] != "grid":
             continue
         cfg, schedule = block["config"], block["cells"][0][0]
-        out += [f"### {block['name']} ({config_label(cfg)}, {schedule})", ""]
+        grid = _grid(index, block, design)
+        out += [f"### {block['name']} ({config_label(cfg)}, {schedule}; {_seeds_text(grid)})", ""]
         out += [f"![heat map](heatmap_{_slug(block['name'])}.png)", ""]
         for what, field in (("Final epoch", "diff_final"), ("Best epoch", "diff_best")):
-            out += [f"{what}: Δ ± SE (n seeds in the JSON)", ""]
+            out += [f"{what}: Δ ± SE", ""]
             out.append("| K \\ start ratio | " + " | ".join(_ratio(r) for r in ratios) + " |")
             out.append("|---" * (len(ratios) + 1) + "|")
-            for k in ks:
-                row = []
-                for r in ratios:
-                    cell = index.get((config_key(cfg), schedule, k, r))
-                    row.append("-" if cell is None else _fmt(cell[field], cell[field + "_se"]))
-                steps = _steps(index, cfg, schedule, k, ratios)
-                out.append(f"| {_pct(k)}{steps} | " + " | ".join(row) + " |")
+            for k, row in zip(ks, grid):
+                texts = ["-" if cell is None else _fmt(cell[field], cell[field + "_se"]) for cell in row]
+                steps = next((f" ({c['curriculum_steps']} steps)" for c in row if c is not None), "")
+                out.append(f"| {_pct(k)}{steps} | " + " | ".join(texts) + " |")
             out.append("")
 
     out += [
@@ -869,12 +879,18 @@ def markdown(summary: dict, design: dict, meta: dict) -> str:
     return "\n".join(out) + "\n"
 
 
-def _steps(index, cfg, schedule, k, ratios) -> str:
-    for r in ratios:
-        cell = index.get((config_key(cfg), schedule, k, r))
-        if cell is not None:
-            return f" ({cell['curriculum_steps']} steps)"
-    return ""
+def _grid(index: dict, block: dict, design: dict) -> list[list[dict | None]]:
+    """The cells of a main grid as rows (K) of columns (start ratio); None where missing."""
+    key, schedule = config_key(block["config"]), block["cells"][0][0]
+    return [[index.get((key, schedule, k, r)) for r in design["start_ratios"]] for k in design["k_fractions"]]
+
+
+def _seeds_text(grid: list[list[dict | None]]) -> str:
+    counts = sorted({cell["n"] for row in grid for cell in row if cell is not None})
+    if not counts:
+        return "no runs yet"
+    span = str(counts[0]) if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return f"n = {span} seed{'' if span == '1' else 's'} per cell"
 
 
 def _slug(name: str) -> str:
@@ -897,16 +913,16 @@ def heatmaps(summary: dict, design: dict, output: str) -> list[str]:
         if block["kind"] != "grid":
             continue
         cfg, schedule = block["config"], block["cells"][0][0]
+        grid = _grid(index, block, design)
         grids = {}
         for field in ("diff_final", "diff_best"):
             mean = np.full((len(ks), len(ratios)), np.nan)
             se = np.full_like(mean, np.nan)
-            for i, k in enumerate(ks):
-                for j, r in enumerate(ratios):
-                    cell = index.get((config_key(cfg), schedule, k, r))
+            for i, row in enumerate(grid):
+                for j, cell in enumerate(row):
                     if cell is not None and cell[field] is not None:
                         mean[i, j] = cell[field]
-                        se[i, j] = cell[field + "_se"] if cell[field + "_se"] is not None else np.nan
+                        se[i, j] = np.nan if cell[field + "_se"] is None else cell[field + "_se"]
             grids[field] = (mean, se)
         if all(np.isnan(m).all() for m, _ in grids.values()):
             continue
@@ -931,7 +947,9 @@ def heatmaps(summary: dict, design: dict, output: str) -> list[str]:
             ax.set_ylabel("K (fraction of all training steps)")
             ax.set_title(f"{title}: LeRaC − conventional (points)")
             fig.colorbar(image, ax=ax, shrink=0.8)
-        fig.suptitle(f"{block['name']}: {config_label(cfg)}, {schedule}; mean paired Δ ± SE over seeds")
+        fig.suptitle(
+            f"{block['name']}: {config_label(cfg)}, {schedule}; mean paired Δ ± SE, {_seeds_text(grid)}"
+        )
         path = os.path.join(output, f"heatmap_{_slug(block['name'])}.png")
         fig.savefig(path, dpi=90)
         paths.append(path)
@@ -1058,7 +1076,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a tiny design, seconds on one core (tests)")
     parser.add_argument("--output", default=DEFAULT_OUTPUT)
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
-    parser.add_argument("--backend", default=os.environ.get("SENSITIVITY_BACKEND", DEFAULT_BACKEND))
+    parser.add_argument(
+        "--backend",
+        default=DEFAULT_BACKEND,
+        help=f"Keras backend of every run (default {DEFAULT_BACKEND}, the fastest here; not KERAS_BACKEND)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads per worker (0: default)")
     parser.add_argument("--seeds", type=int, default=None, help=f"seeds per cell (default {SEEDS}; smoke 2)")
     parser.add_argument("--limit", type=int, default=None, help="stop after this many new runs (pilots)")
@@ -1076,6 +1098,9 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet or text.startswith(("FAILED", "==")):
             print(text, flush=True)
 
+    env_backend = os.environ.get("KERAS_BACKEND")
+    if env_backend and env_backend != args.backend and not args.report_only:
+        log(f"== runs use --backend {args.backend}; KERAS_BACKEND={env_backend} is not used")
     if args.estimate:
         os.makedirs(output, exist_ok=True)
         result = estimate(design, output, setup, log)
@@ -1083,7 +1108,9 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(result, f, indent=1)
         return 0
 
-    check_manifest(output, design, args.backend)
+    # --report-only reads whatever backend the study was run on.
+    backend = check_manifest(output, design, None if args.report_only else args.backend)
+    os.makedirs(output, exist_ok=True)
     tuning = RunStore(os.path.join(output, "tuning.jsonl"), TUNE_FIELDS)
     runs = RunStore(os.path.join(output, "runs.jsonl"), RUN_FIELDS)
     for store in (tuning, runs):
@@ -1130,7 +1157,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     history = sessions(output)
     meta = {
-        "backend": args.backend,
+        "backend": backend,
         "threads": args.threads,
         "sessions": history,
         "wall_s": sum(s["wall_s"] for s in history),

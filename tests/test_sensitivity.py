@@ -98,10 +98,14 @@ def test_report_only_and_a_foreign_backend_is_refused(tmp_path):
     study.check_manifest(str(out), design, "jax")
     with pytest.raises(SystemExit, match="--backend"):
         study.check_manifest(str(out), design, "torch")
-    # --report-only on an empty study writes the (empty) report and trains nothing.
-    assert study.main(["--smoke", "--report-only", "--backend", "jax", "--output", str(out), "--quiet"]) == 0
+    # --report-only on an empty study writes the (empty) report, trains nothing, and reads
+    # the study's backend whatever --backend says.
+    assert (
+        study.main(["--smoke", "--report-only", "--backend", "torch", "--output", str(out), "--quiet"]) == 0
+    )
     summary = json.loads((out / "summary.json").read_text())
     assert summary["runs"] == 0 and summary["meta"]["pending_runs"] > 0
+    assert summary["meta"]["backend"] == "jax"
 
 
 def test_run_store_drops_a_partial_last_line(tmp_path):
