@@ -54,7 +54,7 @@ CENTRE_K, CENTRE_RATIO = 0.05, 1e-4  # where the one-factor-at-a-time crosses me
 # Half-decade grids. A pilot put the tuned SGD rate at both ends of 0.003-0.3 (wine at
 # 0.003, the batch-normed CNNs at 0.3), so SGD spans 0.001-1.
 BASE_RATES = {"sgd": (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0), "adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)}
-SEEDS = 12  # at least 8; 12 fit about 2-2.5 h on the shared 2-core machine (docs/sensitivity.md)
+SEEDS = 12  # at least 8; 12 fit about 2.2 h on the shared 2-core machine (docs/sensitivity.md)
 TUNE_SEEDS = (1000, 1001, 1002)  # disjoint from the study seeds 0..N-1
 VALIDATION_FRACTION = 0.2
 # Batch size and epochs of each data set's standard run (about 300-900 steps in all).
@@ -545,10 +545,19 @@ def execute(spec: dict, output: str) -> dict:
             **extra,
             "init_hash": init_hash,
             "wall_s": round(time.perf_counter() - start, 3),
+            "max_rss_mb": round(_max_rss_mb()),
             "backend": keras.backend.backend(),
         }
     )
     return record
+
+
+def _max_rss_mb() -> float:
+    """Peak resident memory of this process so far (MiB): a leak across runs shows here."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
 # ----------------------------------------------------------------------------- running
