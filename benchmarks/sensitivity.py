@@ -30,6 +30,7 @@ import json
 import math
 import os
 import platform
+import signal
 import statistics
 import sys
 import time
@@ -42,8 +43,8 @@ if ROOT not in sys.path:
 
 DESIGN_VERSION = 1
 DEFAULT_OUTPUT = os.path.join("benchmarks", "results", "sensitivity")
-# Measured on this 2-core machine, one thread, many short runs (docs/sensitivity.md):
-# JAX (jit) 2-3x faster than TensorFlow (graph) and torch (eager) on the MLPs.
+# Measured on this 2-core machine, one thread, this study's runs (docs/sensitivity.md): JAX
+# (jit) took 1.73 h for the whole design, torch (eager) 4.44 h, TensorFlow (graph) 6.05 h.
 DEFAULT_BACKEND = "jax"
 
 # ----------------------------------------------------------------------------- the design
@@ -275,8 +276,9 @@ def tuning_specs(design: dict) -> list[dict]:
 def choose_base_rates(design: dict, tuning: dict[str, dict]) -> dict[str, dict]:
     """Per config: the base rate with the best mean final-epoch validation accuracy.
 
-    Returns `{config_key: {"base_lr", "table", "complete", "at_edge"}}`; ties go to the
-    smaller rate. A config whose tuning runs are not all recorded is left out.
+    Returns `{config_key: {"config", "base_lr", "table", "at_edge"}}` (`table`: each rate's
+    accuracies and mean); ties go to the smaller rate. A config whose tuning runs are not
+    all recorded is left out.
     """
     out = {}
     for cfg in distinct_configs(design):
@@ -398,7 +400,7 @@ def configure_process(backend: str, threads: int, cache_dir: str | None = None) 
             os.environ[var] = str(threads)
         os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
         os.environ["TF_NUM_INTEROP_THREADS"] = "1"
-        if threads == 1:
+        if threads == 1 and "xla_cpu_multi_thread_eigen" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = (
                 os.environ.get("XLA_FLAGS", "")
                 + " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
@@ -561,6 +563,33 @@ def _max_rss_mb() -> float:
 
 
 # ----------------------------------------------------------------------------- running
+_STOP: list[int] = []  # signals received: the study stops after the run in progress
+
+
+def request_stop(signum, frame) -> None:
+    """SIGINT/SIGTERM handler: finish the run in progress, record it, stop; twice: stop now.
+
+    Raising from a signal handler at an arbitrary point is unreliable (inside a weakref
+    callback during garbage collection the exception is printed and dropped, and the study
+    went on), so the first signal only sets a flag that the run loop reads between runs.
+    """
+    if _STOP:
+        raise KeyboardInterrupt(f"signal {signum} (second)")
+    _STOP.append(signum)
+    print(f"== signal {signum}: stopping after the run in progress (send it again to stop now)", flush=True)
+
+
+def _worker_init(*setup) -> None:
+    """A worker leaves Ctrl-C to the parent, which stops the pool cleanly."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    configure_process(*setup)
+
+
+def _check_stop() -> None:
+    if _STOP:
+        raise KeyboardInterrupt(f"signal {_STOP[0]}")
+
+
 def describe(spec: dict) -> str:
     text = f"{config_label(spec)} lr={spec['base_lr']:g} seed={spec['seed']}"
     if spec.get("regime") == "lerac":
@@ -607,6 +636,7 @@ def run_specs(
     if workers <= 1:
         configure_process(*setup)
         for spec in todo:
+            _check_stop()
             try:
                 record = execute(spec, output)
             except Exception as error:  # noqa: BLE001 - one bad run must not stop a long study
@@ -620,20 +650,26 @@ def run_specs(
 
     # spawn: each worker picks its backend and threads before importing Keras.
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=configure_process, initargs=setup
-    ) as pool:
+
+    def collect(future) -> None:
+        error = future.exception()
+        if error is None:
+            finished(futures[future], future.result(), None)
+        else:
+            finished(futures[future], None, f"{type(error).__name__}: {error}")
+
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init, initargs=setup) as pool:
         futures = {pool.submit(execute, spec, output): spec for spec in todo}
-        try:
-            for future in as_completed(futures):
-                error = future.exception()
-                if error is None:
-                    finished(futures[future], future.result(), None)
-                else:
-                    finished(futures[future], None, f"{type(error).__name__}: {error}")
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+        waiting = set(futures)
+        for future in as_completed(futures):
+            waiting.discard(future)
+            collect(future)
+            if _STOP:  # let the runs in progress finish and record them; drop the queue
+                pool.shutdown(wait=True, cancel_futures=True)
+                for rest in waiting:
+                    if rest.done() and not rest.cancelled():
+                        collect(rest)
+                _check_stop()
     return done, failures
 
 
@@ -664,6 +700,28 @@ def check_manifest(output: str, design: dict, backend: str | None) -> str:
     with open(path, "w", encoding="utf-8") as f:
         json.dump({**wanted, "created": time.strftime("%Y-%m-%d %H:%M:%S")}, f, indent=1)
     return backend
+
+
+def hold_lock(output: str):
+    """One study process per output folder: two would run and record the same runs twice.
+
+    Returns the open lock file (the lock lasts as long as it stays open), or None where
+    `fcntl` is missing (Windows).
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    handle = open(os.path.join(output, ".lock"), "w")  # held open for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise SystemExit(
+            f"Another sensitivity study is running on {output}: wait for it, stop it (Ctrl-C or kill "
+            "its PID; it records the run in progress first), or pass another --output."
+        ) from None
+    return handle
 
 
 # ----------------------------------------------------------------------------- the report
@@ -1120,13 +1178,18 @@ def main(argv: list[str] | None = None) -> int:
     # --report-only reads whatever backend the study was run on.
     backend = check_manifest(output, design, None if args.report_only else args.backend)
     os.makedirs(output, exist_ok=True)
+    lock = None if args.report_only else hold_lock(output)  # noqa: F841  (held until exit)
     tuning = RunStore(os.path.join(output, "tuning.jsonl"), TUNE_FIELDS)
     runs = RunStore(os.path.join(output, "runs.jsonl"), RUN_FIELDS)
     for store in (tuning, runs):
         if store.dropped:
             log(f"== dropped {store.dropped} unreadable line(s) from {store.path}: those runs are redone")
+    if argv is None:  # as a script: Ctrl-C or `kill PID` finish the run in progress, log, report, exit
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
     command = "python benchmarks/sensitivity.py " + " ".join(argv if argv is not None else sys.argv[1:])
     started, wall0 = time.strftime("%Y-%m-%d %H:%M:%S"), time.perf_counter()
+    recorded = len(tuning.records) + len(runs.records)
     done, failures, status = 0, [], "complete"
     if not args.report_only:
         limit = args.limit
@@ -1134,17 +1197,18 @@ def main(argv: list[str] | None = None) -> int:
             specs = tuning_specs(design)
             log(f"== tuning: {sum(s not in tuning for s in specs)} of {len(specs)} runs to do")
             n, failed = run_specs(specs, tuning, output, args.workers, setup, log, limit)
-            done, failures = done + n, failures + failed
+            failures += failed
             limit = None if limit is None else limit - n
             rates = choose_base_rates(design, tuning.records)
             specs = study_specs(design, rates)
             log(f"== study: {sum(s not in runs for s in specs)} of {len(specs)} runs to do")
             if limit is None or limit > 0:
-                n, failed = run_specs(specs, runs, output, args.workers, setup, log, limit)
-                done, failures = done + n, failures + failed
+                _, failed = run_specs(specs, runs, output, args.workers, setup, log, limit)
+                failures += failed
         except KeyboardInterrupt:
             status = "interrupted"
-            log("== interrupted: every finished run is recorded; rerun the same command to continue")
+            log("== stopped: every finished run is recorded; rerun the same command to continue")
+        done = len(tuning.records) + len(runs.records) - recorded
         if failures:
             status = "failures"
         elif args.limit is not None:
