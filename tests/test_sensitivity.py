@@ -1,0 +1,182 @@
+"""The sensitivity study: its --smoke mode end to end, resuming, pairing and the aggregate.
+
+No accuracy thresholds and no timing assertions: what is checked is that every run is
+recorded once with all its factors, that LeRaC runs pair with conventional runs from the
+same initial weights, and that a killed or cut-short run is done again on resume.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+BACKEND = keras.backend.backend()
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPT = os.path.join(ROOT, "benchmarks", "sensitivity.py")
+
+spec = importlib.util.spec_from_file_location("bench_sensitivity", SCRIPT)
+study = importlib.util.module_from_spec(spec)
+sys.modules["bench_sensitivity"] = study
+spec.loader.exec_module(study)
+
+
+def _smoke(output):
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, SCRIPT, "--smoke", "--quiet", "--backend", BACKEND, "--output", str(output)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _lines(path):
+    return path.read_text().splitlines()
+
+
+def test_smoke_end_to_end_then_resume(tmp_path):
+    out = tmp_path / "study"
+    _smoke(out)
+    design = study.smoke_design()
+    runs = [json.loads(line) for line in _lines(out / "runs.jsonl")]
+    tuning = [json.loads(line) for line in _lines(out / "tuning.jsonl")]
+    assert len(tuning) == len(study.tuning_specs(design))
+    rates = study.choose_base_rates(design, {study.key_of(r, study.TUNE_FIELDS): r for r in tuning})
+    assert len(runs) == len(study.study_specs(design, rates))
+    # one record per run, every factor and the seed in it
+    keys = [study.key_of(r, study.RUN_FIELDS) for r in runs]
+    assert len(set(keys)) == len(keys)
+    for record in runs:
+        assert set(study.RUN_FIELDS) <= set(record)
+        assert record["backend"] == BACKEND and record["split"] == "test"
+        assert len(record["acc_curve"]) == record["epochs"] == len(record["loss_curve"])
+        assert record["final_acc"] == record["acc_curve"][-1] <= record["best_acc"]
+    # paired: each LeRaC run has the conventional run of its config and seed, same start
+    conventional = {(study.config_key(r), r["seed"]): r for r in runs if r["regime"] == "conventional"}
+    for record in runs:
+        if record["regime"] == "lerac":
+            partner = conventional[(study.config_key(record), record["seed"])]
+            assert record["init_hash"] == partner["init_hash"] and record["base_lr"] == partner["base_lr"]
+            assert record["curriculum_steps"] >= 1 and record["num_buckets"] >= 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["init_hash_mismatches"] == 0 and summary["meta"]["pending_runs"] == 0
+    assert summary["cells"] and all(c["n"] == len(design["seeds"]) for c in summary["cells"])
+    for config in summary["configs"]:
+        assert config["base_lr"] in design["base_rates"][config["config"]["optimizer"]]
+    assert "Δ" in (out / "summary.md").read_text()
+    pngs = sorted(out.glob("heatmap_*.png"))
+    assert len(pngs) == 1 and pngs[0].read_bytes()[:4] == b"\x89PNG"
+
+    # A second run has nothing to do.
+    before = (out / "runs.jsonl").read_bytes()
+    assert "== 0 new runs" in _smoke(out)
+    assert (out / "runs.jsonl").read_bytes() == before
+
+    # A line cut short by a kill, and a lost tuning record, are redone; nothing else.
+    lines = _lines(out / "runs.jsonl")
+    (out / "runs.jsonl").write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    tuning_lines = _lines(out / "tuning.jsonl")
+    (out / "tuning.jsonl").write_text("".join(line + "\n" for line in tuning_lines[:-1]))
+    assert "== 2 new runs" in _smoke(out)
+    again = [json.loads(line) for line in _lines(out / "runs.jsonl")]
+    assert sorted(study.key_of(r, study.RUN_FIELDS) for r in again) == sorted(keys)
+    assert len(_lines(out / "tuning.jsonl")) == len(tuning_lines)
+    sessions = [json.loads(line) for line in _lines(out / "sessions.jsonl")]
+    assert [s["runs_done"] for s in sessions] == [len(runs) + len(tuning), 0, 2]
+
+
+def test_report_only_and_a_foreign_backend_is_refused(tmp_path):
+    out = tmp_path / "study"
+    design = study.smoke_design()
+    study.check_manifest(str(out), design, "jax")
+    with pytest.raises(SystemExit, match="--backend"):
+        study.check_manifest(str(out), design, "torch")
+    # --report-only on an empty study writes the (empty) report, trains nothing, and reads
+    # the study's backend whatever --backend says.
+    assert (
+        study.main(["--smoke", "--report-only", "--backend", "torch", "--output", str(out), "--quiet"]) == 0
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["runs"] == 0 and summary["meta"]["pending_runs"] > 0
+    assert summary["meta"]["backend"] == "jax"
+
+
+def test_run_store_drops_a_partial_last_line(tmp_path):
+    path = tmp_path / "runs.jsonl"
+    fields = ("a", "seed")
+    store = study.RunStore(str(path), fields)
+    store.append({"a": 1, "seed": 0, "x": 0.5})
+    store.append({"a": 1, "seed": 1, "x": 0.6})
+    path.write_text(path.read_text() + '{"a": 1, "seed": 2, "x"')
+    reopened = study.RunStore(str(path), fields)
+    assert reopened.dropped == 1 and len(reopened.records) == 2
+    assert {"a": 1, "seed": 1} in reopened and {"a": 1, "seed": 2} not in reopened
+    assert path.read_text().endswith("}\n")  # the next append starts on a fresh line
+    reopened.append({"a": 1, "seed": 2, "x": 0.7})
+    assert len(study.RunStore(str(path), fields).records) == 3
+
+
+def test_base_rate_choice_uses_validation_means_and_breaks_ties_low():
+    design = study.smoke_design()
+    cfg = design["blocks"][0]["config"]
+    tuning = {}
+    for rate, acc in zip(design["base_rates"]["sgd"], (0.8, 0.8)):
+        record = {**cfg, "base_lr": rate, "seed": design["tune_seeds"][0], "final_acc": acc}
+        tuning[study.key_of(record, study.TUNE_FIELDS)] = record
+    chosen = study.choose_base_rates(design, tuning)
+    assert chosen[study.config_key(cfg)]["base_lr"] == min(design["base_rates"]["sgd"])
+    # the slice's other config has no tuning yet: it is left out, not guessed
+    assert len(chosen) == 1
+
+
+def test_aggregate_pairs_by_seed_and_reports_mean_and_standard_error():
+    design = study.smoke_design()
+    cfg = design["blocks"][0]["config"]
+    tune = {}
+    for rate in design["base_rates"]["sgd"]:
+        record = {**cfg, "base_lr": rate, "seed": design["tune_seeds"][0], "final_acc": 0.5, "wall_s": 1.0}
+        tune[study.key_of(record, study.TUNE_FIELDS)] = record
+    lr = min(design["base_rates"]["sgd"])
+    common = {"curriculum_steps": 1, "num_buckets": 3, "total_steps": 8, "wall_s": 1.0, "diverged": False}
+    runs = {}
+    for seed, (conv, lerac) in enumerate([(0.90, 0.92), (0.80, 0.80), (0.70, 0.66)]):
+        for regime, acc, cell in (
+            ("conventional", conv, (None, None, None)),
+            ("lerac", lerac, ("exponential", 0.2, 1e-4)),
+        ):
+            record = {**cfg, "base_lr": lr, "regime": regime, "seed": seed, "init_hash": f"h{seed}", **common}
+            record.update(dict(zip(study.CELL_FIELDS, cell)), final_acc=acc, best_acc=acc + 0.01)
+            runs[study.key_of(record, study.RUN_FIELDS)] = record
+    summary = study.aggregate(design, runs, tune)
+    (cell,) = summary["cells"]
+    assert cell["n"] == 3 and cell["seeds"] == [0, 1, 2]
+    assert cell["diff_final"] == pytest.approx((2 + 0 - 4) / 3)  # points
+    assert cell["diff_final_se"] == pytest.approx(3.0550504633 / 3**0.5, rel=1e-6)
+    assert (cell["wins"], cell["losses"], cell["ties"]) == (1, 1, 1)
+    assert summary["init_hash_mismatches"] == 0
+    assert "-0.67 ± 1.76" in study.markdown(
+        {**summary, "meta": {}}, design, {"backend": "x", "sessions": [], "wall_s": 0}
+    )
+
+
+def test_full_design_shape():
+    design = study.full_design()
+    assert len(design["seeds"]) >= 8 and not set(design["seeds"]) & set(design["tune_seeds"])
+    grids = [b for b in design["blocks"] if b["kind"] == "grid"]
+    assert all(len(b["cells"]) == len(study.K_FRACTIONS) * len(study.START_RATIOS) for b in grids)
+    assert {b["cells"][0][0] for b in grids} == set(study.SCHEDULES)
+    slices = [b for b in design["blocks"] if b["kind"] == "slice"]
+    assert all(len(b["cells"]) == len(study.K_FRACTIONS) + len(study.START_RATIOS) - 1 for b in slices)
+    rates = {study.config_key(c): {"base_lr": 0.01} for c in study.distinct_configs(design)}
+    specs = study.study_specs(design, rates)
+    keys = [study.key_of(s, study.RUN_FIELDS) for s in specs]
+    assert len(keys) == len(set(keys))  # shared cells and conventional runs are run once
+    # seed-major: a partial run has about the same seeds in every cell
+    assert [s["seed"] for s in specs] == sorted(s["seed"] for s in specs)
