@@ -431,7 +431,7 @@ def dataset(name: str, flat: bool, split: str):
     """`(x_fit, y_fit), (x_eval, y_eval), num_classes`: test split, or validation from training."""
     key = (name, flat, split)
     if key not in _DATA_CACHE:
-        from keras_lerac import data
+        from keras_lerac.experiments import data
 
         (x_train, y_train), test = data.load_dataset(name, flat=flat)
         classes = int(max(y_train.max(), test[1].max())) + 1
@@ -444,7 +444,7 @@ def dataset(name: str, flat: bool, split: str):
 
 
 def build_model(spec: dict, input_shape: tuple, num_classes: int):
-    from keras_lerac import models
+    from keras_lerac.experiments import models
 
     builder = {"mlp": models.mlp, "cnn": models.cnn}[spec["model"]]
     return builder(
