@@ -41,6 +41,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 
 os.environ["KERAS_BACKEND"] = "jax"
 
@@ -51,7 +52,11 @@ def parse_args(argv=None):
     parser.add_argument("--coordinator", default=None, help="HOST:PORT of process 0 (default: local launch)")
     parser.add_argument("--num-processes", type=int, default=2)
     parser.add_argument("--process-id", type=int, default=None, help="this worker's id; none: launch them")
-    parser.add_argument("--output", default=None, help="directory for each worker's final weights")
+    parser.add_argument(
+        "--output",
+        default=None,
+        help="directory for each worker's final weights (default: multi_host_weights)",
+    )
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--global-batch-size", type=int, default=64)
     parser.add_argument("--learning-rate", type=float, default=0.05)
@@ -142,9 +147,10 @@ def data_parallel_worker(args):
         optimizer.current_learning_rates(), optimizer.learning_rates_at(step), rtol=1e-5
     )
     print(f"process {args.process_id}: {step} steps, final loss {history.history['loss'][-1]:.4f}")
-    os.makedirs(args.output, exist_ok=True)
+    output = args.output or "multi_host_weights"
+    os.makedirs(output, exist_ok=True)
     weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
-    np.savez(os.path.join(args.output, f"weights_process{args.process_id}.npz"), **weights)
+    np.savez(os.path.join(output, f"weights_process{args.process_id}.npz"), **weights)
 
 
 def free_port():
@@ -175,11 +181,17 @@ def launch_local(args, argv):
         model, _ = compiled_model(keras, args)
         model.fit(x, y, batch_size=args.global_batch_size, epochs=args.epochs, shuffle=False, verbose=0)
         reference = model.get_weights()
-        codes = [w.wait(timeout=600) for w in workers]
+        deadline = time.monotonic() + 600
+        # Wait for all; a worker that fails leaves its peers waiting for it: stop them.
+        while any(w.poll() is None for w in workers) and time.monotonic() < deadline:
+            if any(w.poll() not in (None, 0) for w in workers):
+                break
+            time.sleep(0.2)
     finally:
         for w in workers:
             if w.poll() is None:
                 w.kill()
+    codes = [w.wait() for w in workers]
     assert codes == [0] * args.num_processes, f"worker exit codes {codes}"
     gap = 0.0
     for i in range(args.num_processes):
