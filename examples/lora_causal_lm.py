@@ -1,18 +1,19 @@
-"""LoRA fine-tuning of a KerasHub GPT-2 causal LM with LeRaC, saved and reloaded whole.
+"""LoRA fine-tuning of a KerasHub GPT-2 causal LM with LeRaC, saved and reloaded with its curriculum.
 
 `backbone.enable_lora(rank=4)` freezes the backbone and leaves trainable only the LoRA
 kernels of the attention layers (and their biases), inside each transformer block.
 LeRaC, given the task (`model=lm`), puts each block's LoRA variables in one bucket, the
 first block nearest the input: the plan printed below has one row per block. The script
 trains, saves with `lm.save(...)`, reloads with `keras_lerac.load_model` (plain
-`keras.saving.load_model` gives a KerasHub task back with its default optimizer, see the
-README's "Saving"), shows that LeRaC came back with its buckets and its step count, and
+`keras.saving.load_model` gives a KerasHub task back with the default optimizer its
+constructor compiles), shows that LeRaC came back with its buckets and its step count, and
 trains on. Keras saves LoRA layers with their adapters merged into the kernels, so the
 reloaded task gets LoRA enabled again before LeRaC's state is restored (see `main`).
 
 Everything is built offline: a GPT-2 byte-level BPE tokenizer from an in-memory
-vocabulary and merge list, and a small randomly initialised GPT-2. To LoRA-tune real
-GPT-2 weights, pass `--preset DIR`, a KerasHub preset directory on disk (e.g. written by
+vocabulary and merge list, and a small randomly initialised GPT-2 (LoRA on random weights
+shows the mechanics, not a useful model). To LoRA-tune real GPT-2 weights, pass
+`--preset DIR`, a KerasHub preset directory on disk (e.g. written by
 `keras_hub.models.GPT2CausalLM.from_preset("gpt2_base_en").save_to_preset(DIR)` where you
 have a network; this script never downloads), and `--text-file` with one training text a
 line.
@@ -81,9 +82,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--seq-len", type=int, default=128)
-    parser.add_argument("--num-layers", type=int, default=12, help="without --preset")
-    parser.add_argument("--num-heads", type=int, default=12, help="without --preset")
-    parser.add_argument("--hidden-dim", type=int, default=768, help="without --preset")
+    parser.add_argument("--num-layers", type=int, default=4, help="without --preset")
+    parser.add_argument("--num-heads", type=int, default=4, help="without --preset")
+    parser.add_argument("--hidden-dim", type=int, default=256, help="without --preset")
     parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--min-lr", type=float, default=5e-7, help="LeRaC: start rate of the last block")
     parser.add_argument("--curriculum-epochs", type=int, default=1, help="LeRaC: K, in epochs")

@@ -91,7 +91,12 @@ def main():
     parser.add_argument("--data-dir", default=None, help="TFDS data directory holding the prepared set")
     parser.add_argument("--vocabulary", default=None, help="WordPiece vocabulary file (one token a line)")
     parser.add_argument("--vocabulary-size", type=int, default=8000, help="when learning the vocabulary")
-    parser.add_argument("--regimes", nargs="+", default=["conventional", "lerac", "llrd"])
+    parser.add_argument(
+        "--regimes",
+        nargs="+",
+        choices=("conventional", "lerac", "llrd"),
+        default=["conventional", "lerac", "llrd"],
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seq-len", type=int, default=128)
