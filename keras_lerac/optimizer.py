@@ -345,7 +345,9 @@ class LeRaC(keras.optimizers.Optimizer):
             if len(self._bucket_assignment) != len(var_list):
                 raise ValueError(
                     f"`bucket_assignment` has {len(self._bucket_assignment)} entries but the "
-                    f"optimizer is built on {len(var_list)} variables: it was saved for another model."
+                    f"optimizer is built on {len(var_list)} variables: it was saved for a model with "
+                    "other trainable variables (another model, or layers frozen or unfrozen since). "
+                    "Make the same variables trainable as when it was saved, or build a new LeRaC."
                 )
             return list(self._bucket_assignment)
         if self._bucket_specs is not None:

@@ -13,6 +13,7 @@ the model with the saved one and restores the optimizer's state from the same fi
 from __future__ import annotations
 
 import json
+import re
 import warnings
 import zipfile
 from typing import Any
@@ -21,8 +22,11 @@ import keras
 
 __all__ = ["compile_skipped", "load_model", "restore_compile"]
 
-# Keras' warning when it skips the compile config of a model whose class overrides compile().
-_SKIPPED_WARNING = r"`compile\(\)` was not called as part of model loading"
+# Keras' warnings when it skips the compile config of a model whose class overrides
+# compile(), and when the default optimizer that model compiled refuses the saved state.
+_MENDED_WARNINGS = (
+    r"`compile\(\)` was not called as part of model loading|Skipping variable loading for optimizer"
+)
 
 
 def saved_compile_config(filepath: str) -> dict | None:
@@ -58,7 +62,18 @@ def restore_compile(model: keras.Model, filepath: str, custom_objects: dict | No
     with keras.saving.custom_object_scope(custom_objects or {}):
         config = keras.saving.deserialize_keras_object(config)
     model.compile(**config)
-    model.optimizer.build(model.trainable_variables)  # LeRaC: the saved bucket assignment
+    try:
+        model.optimizer.build(model.trainable_variables)  # LeRaC: the saved bucket assignment
+    except ValueError as error:
+        if "bucket_assignment" not in str(error):
+            raise
+        raise ValueError(
+            f"{error} If it was trained with LoRA: Keras saves LoRA layers merged into their "
+            "kernels and loads them without LoRA. Enable LoRA again before restoring the "
+            "optimizer: `model = keras_lerac.load_model(path, compile=False)`, "
+            "`model.backbone.enable_lora(rank)`, `keras_lerac.restore_compile(model, path)` "
+            "(the step count and the slots come back; the LoRA factors restart from Keras' merge)."
+        ) from None
     model.load_weights(filepath)  # the layers again (unchanged) and the optimizer's state
     return model
 
@@ -96,12 +111,19 @@ def load_model(
     restored = keras_lerac.load_model("model.keras")   # for a KerasHub task too
     ```
     """
-    with warnings.catch_warnings():
-        if compile:  # the warning this function answers
-            warnings.filterwarnings("ignore", message=_SKIPPED_WARNING)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model = keras.saving.load_model(
             filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
         )
-    if compile and compile_skipped(model):
+    skipped = compile_skipped(model)
+    for warning in caught:
+        # What this function mends (or, with compile=False, what was not asked for): Keras
+        # skipping the compile config, and the default optimizer that the model's
+        # constructor compiled refusing the saved optimizer's state.
+        if skipped and re.search(_MENDED_WARNINGS, str(warning.message)):
+            continue
+        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    if skipped and compile:
         restore_compile(model, filepath, custom_objects)
     return model

@@ -70,3 +70,27 @@ def test_plain_keras_loading_is_what_keras_lerac_load_model_mends(tmp_path):
     with pytest.warns(UserWarning, match="compile"):
         plain = keras.saving.load_model(tmp_path / "task.keras")
     assert not isinstance(plain.optimizer, LeRaC)  # KerasHub's default, not the saved LeRaC
+
+
+def test_a_lora_task_says_how_to_get_its_optimizer_back(tmp_path):
+    import warnings
+
+    task = hub_models.gpt2_causal_lm()
+    task.backbone.enable_lora(rank=2)
+    task.compile(
+        optimizer=LeRaC(keras.optimizers.Adam(1e-3), min_learning_rate=1e-6, curriculum_steps=10, model=task)
+    )
+    task.fit(hub_models.GPT2_TEXTS, batch_size=2, epochs=1, verbose=0)
+    task.save(tmp_path / "lora.keras")
+    # Keras saves the LoRA layers merged and loads them without LoRA: other trainable variables.
+    with pytest.raises(ValueError, match="LoRA.*enable_lora.*restore_compile"):
+        keras_lerac.load_model(tmp_path / "lora.keras")
+    # The recipe the error gives.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no warning of what load_model mends
+        restored = keras_lerac.load_model(tmp_path / "lora.keras", compile=False)
+    restored.backbone.enable_lora(rank=2)
+    keras_lerac.restore_compile(restored, tmp_path / "lora.keras")
+    assert isinstance(restored.optimizer, LeRaC)
+    assert int(keras.ops.convert_to_numpy(restored.optimizer.iterations)) == 2
+    assert len(restored.optimizer.bucket_optimizers) == 2
