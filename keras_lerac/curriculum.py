@@ -75,6 +75,28 @@ def start_ratios(num_buckets: int, lowest_ratio: float) -> list[float]:
     return [math.exp(low * j / (num_buckets - 1)) for j in range(num_buckets)]
 
 
+# The defaults rule, from the sensitivity study (benchmarks/sensitivity.py; README "When
+# to use LeRaC"): see `suggested_curriculum`.
+SUGGESTED_K_FRACTION = 0.05
+SUGGESTED_LOWEST_RATIO = 1e-3
+
+
+def suggested_curriculum(total_steps: int, num_buckets: int) -> tuple[int, float]:
+    """`(K, start ratio of the last bucket)` for a run of `total_steps` optimizer steps.
+
+    PROVISIONAL: set from the sensitivity study when it completes.
+
+    Args:
+        total_steps: The number of optimizer steps the training will run.
+        num_buckets: The number of depth buckets.
+
+    Returns:
+        `(curriculum_steps, lowest_ratio)`.
+    """
+    total_steps = check_int("total_steps", total_steps, minimum=1)
+    return max(1, round(SUGGESTED_K_FRACTION * total_steps)), SUGGESTED_LOWEST_RATIO
+
+
 def default_update_every(curriculum_steps: int, smallest_ratio: float, factor: float) -> int:
     """The stepwise update interval that brings the lowest bucket up right at `K`.
 

@@ -23,6 +23,7 @@ from keras_lerac.curriculum import (
     layer_factors,
     peak_rate,
     start_ratios,
+    suggested_curriculum,
 )
 
 # Options that act on all variables at once: they belong on the wrapper, where they see
@@ -159,7 +160,13 @@ class LeRaC(keras.optimizers.Optimizer):
             `(0, reference]`. Not needed when `initial_learning_rates` is given, nor
             when `curriculum_steps=0` (no curriculum: every start ratio is 1).
         curriculum_steps: `K`, the iteration (optimizer step) at which every bucket
-            reaches the base rate. 0 turns the curriculum off.
+            reaches the base rate. 0 turns the curriculum off. Not needed with
+            `total_steps`.
+        total_steps: The number of optimizer steps the training will run. Without
+            `curriculum_steps` (or `min_learning_rate`), LeRaC picks K (and the last
+            bucket's start rate) from it with `keras_lerac.curriculum.suggested_curriculum`,
+            the rule the sensitivity study supports; explicit values override it. The
+            plan and the config show the values chosen.
         schedule: `"exponential"` (the paper's equation), `"linear"` (the paper's
             ablation) or `"stepwise"` (the official code: rates times `factor` every
             `update_every` iterations, capped at the base rate).
@@ -226,7 +233,8 @@ class LeRaC(keras.optimizers.Optimizer):
         optimizer: keras.optimizers.Optimizer,
         *,
         min_learning_rate: float | None = None,
-        curriculum_steps: int,
+        curriculum_steps: int | None = None,
+        total_steps: int | None = None,
         schedule: str = "exponential",
         num_buckets: int | None = None,
         buckets: Sequence[Sequence[Any]] | None = None,
@@ -268,16 +276,31 @@ class LeRaC(keras.optimizers.Optimizer):
         self._decay_excluded_positions = saved.get("positions")
 
         # Validate every argument now: a bad value should fail at construction.
+        self.total_steps = check_int("total_steps", total_steps, minimum=1, optional=True)
+        self._suggested = []  # the settings taken from `suggested_curriculum`
+        self._suggested_min_rate = None
+        if curriculum_steps is None:
+            if self.total_steps is None:
+                raise ValueError(
+                    "Pass `curriculum_steps` (K, the step where every bucket reaches the base rate) "
+                    "or `total_steps` (the number of steps the training runs), from which LeRaC "
+                    "picks K and the start rates (keras_lerac.curriculum.suggested_curriculum)."
+                )
+            curriculum_steps = suggested_curriculum(self.total_steps, 1)[0]
+            self._suggested.append("curriculum_steps")
         self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
         self.num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
         bound = dict(low=0.0, low_open=True, high=self._reference, high_label=self._reference_label())
         if initial_learning_rates is None:
             if min_learning_rate is None and self.curriculum_steps > 0:
-                raise ValueError(
-                    "Pass `min_learning_rate` (the start rate of the last bucket), or "
-                    "`initial_learning_rates`, or `curriculum_steps=0` for no curriculum."
-                )
+                if self.total_steps is None:
+                    raise ValueError(
+                        "Pass `min_learning_rate` (the start rate of the last bucket), or "
+                        "`initial_learning_rates`, or `total_steps` (LeRaC then picks the start "
+                        "rates), or `curriculum_steps=0` for no curriculum."
+                    )
+                self._suggested.append("min_learning_rate")  # chosen at build: it needs the buckets
             min_learning_rate = check_number("min_learning_rate", min_learning_rate, optional=True, **bound)
         else:
             if min_learning_rate is not None:
@@ -377,6 +400,10 @@ class LeRaC(keras.optimizers.Optimizer):
                     f"but the model was cut into {count} buckets: give one rate per bucket."
                 )
             ratios = [min(1.0, r / self._reference) for r in self.initial_learning_rates]
+        elif "min_learning_rate" in self._suggested:
+            lowest = suggested_curriculum(self.total_steps, count)[1]
+            self._suggested_min_rate = lowest * self._reference
+            ratios = [min(1.0, r) for r in start_ratios(count, lowest)]
         elif self.min_learning_rate is None:  # no curriculum
             ratios = [1.0] * count
         else:
@@ -503,6 +530,12 @@ class LeRaC(keras.optimizers.Optimizer):
     def base_learning_rate(self) -> float | LearningRateSchedule:
         """The base rate: the wrapped optimizer's float rate or schedule."""
         return self._base
+
+    @property
+    def suggested_settings(self) -> tuple[str, ...]:
+        """The settings LeRaC chose with `suggested_curriculum` from `total_steps`:
+        `"curriculum_steps"` and / or `"min_learning_rate"` (empty when all were given)."""
+        return tuple(self._suggested)
 
     @property
     def rate_scale(self) -> float:
@@ -711,12 +744,18 @@ class LeRaC(keras.optimizers.Optimizer):
         config.update(
             {
                 "optimizer": _inner_spec(self._inner_class, self._inner_config),
-                "min_learning_rate": self.min_learning_rate,
+                # The start rate the defaults rule chose, once built (the rate it needs the
+                # buckets for): a loaded optimizer then takes it as given.
+                "min_learning_rate": self.min_learning_rate
+                if self.min_learning_rate is not None
+                else self._suggested_min_rate,
                 "curriculum_steps": self.curriculum_steps,
                 "schedule": self.schedule,
                 "num_buckets": self.num_buckets,
                 "initial_learning_rates": self.initial_learning_rates,
                 "reference_learning_rate": self.reference_learning_rate,
+                "total_steps": self.total_steps,
+                "suggested": list(self._suggested),
                 "layer_decay": self.layer_decay,
                 "factor": self.factor,
                 "update_every": self.update_every,
@@ -734,6 +773,7 @@ class LeRaC(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
         config = dict(config)
+        config.pop("suggested", None)  # what the defaults rule chose: informative
         unresolved = config.pop("unresolved_buckets", None)
         if unresolved is not None:
             warnings.warn(

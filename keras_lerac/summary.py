@@ -15,6 +15,8 @@ from keras_lerac.optimizer import LeRaC, find_lerac
 
 __all__ = ["plan", "plan_rows"]
 
+_SUGGESTED = {"curriculum_steps": "K", "min_learning_rate": "start rates"}
+
 
 def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
     if optimizer is None and model is not None:
@@ -187,6 +189,9 @@ def plan(
         f"schedule={opt.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
+    if opt.suggested_settings:
+        chosen = " and ".join(_SUGGESTED[s] for s in opt.suggested_settings)
+        info += f"  ({chosen} suggested for {opt.total_steps} steps)"
     decayed = opt.layer_decay is not None
     if decayed:
         info += f"  layer_decay={opt.layer_decay:g}"

@@ -90,7 +90,15 @@ def test_compare_end_to_end(tmp_path):
     settings = results["settings"]
     assert settings["backend"] == BACKEND and settings["epochs"] == 2 and settings["seeds"] == [0]
     assert settings["train_examples"] == 64 and settings["test_examples"] == 450
-    assert settings["curriculum"]["curriculum_steps"] == 3 * 2  # 3 epochs of 2 steps
+    # No curriculum flags: LeRaC picks K and the start rates from the 4 steps of training.
+    from keras_lerac.curriculum import suggested_curriculum
+
+    curriculum = settings["curriculum"]
+    assert curriculum["total_steps"] == 4 and curriculum["suggested"] == [
+        "curriculum_steps",
+        "min_learning_rate",
+    ]
+    assert curriculum["curriculum_steps"] == suggested_curriculum(4, curriculum["num_buckets"])[0]
     assert {"platform", "processor", "cpu_count", "keras"} <= set(settings["machine"])
     for png in ("curriculum.png", "accuracy.png"):
         data = (out / png).read_bytes()
@@ -135,7 +143,7 @@ def test_backend_flag_cannot_switch_a_loaded_keras(capsys):
 def test_progress_is_plain_when_stdout_is_not_a_terminal(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "keras_lerac", "compare", "--epochs", "1", "--seeds", "1", "--limit", "64"]
-        + ["--regimes", "lerac", "--output", str(tmp_path), "--backend", BACKEND],
+        + ["--curriculum-epochs", "3", "--regimes", "lerac", "--output", str(tmp_path), "--backend", BACKEND],
         capture_output=True,
         text=True,
         env=_env(),
@@ -144,7 +152,7 @@ def test_progress_is_plain_when_stdout_is_not_a_terminal(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "val_accuracy:" in proc.stdout and "LeRaC curriculum plan" in proc.stdout  # one line per epoch
     assert "\r" not in proc.stdout and "\x1b[" not in proc.stdout
-    # K (3 epochs by default) is longer than 1 epoch of training: said, with the fix.
+    # K (3 epochs) is longer than 1 epoch of training: said, with the fix.
     assert "--curriculum-epochs smaller than --epochs" in proc.stderr
 
 

@@ -33,6 +33,7 @@ SCHEDULES = ("exponential", "linear", "stepwise")
 PROG = "keras-lerac"
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_OUTPUT = "lerac-results"
+DEFAULT_PLAN_TOTAL_STEPS = 12 * 43  # compare's defaults: 12 epochs of 1,347 digits at batch 32
 
 
 class CLIError(Exception):
@@ -94,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
             "--min-learning-rate",
             type=_float,
             default=None,
-            help="LeRaC start rate of the bucket nearest the output (default: base rate x 1e-5).",
+            help="LeRaC start rate of the bucket nearest the output (default: the one LeRaC picks "
+            "from the training's length).",
         )
         p.add_argument(
             "--schedule",
@@ -129,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--curriculum-epochs",
         type=_int,
         default=None,
-        help="LeRaC curriculum length K in epochs (default 3; K = epochs x steps per epoch).",
+        help="LeRaC curriculum length K in epochs (default: the K LeRaC picks from the training's "
+        "length, keras_lerac.curriculum.suggested_curriculum).",
     )
     compare.add_argument(
         "--regimes",
@@ -168,7 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--curriculum-steps",
         type=_int,
         default=None,
-        help="K in iterations (default: 3 epochs of the digits training split at batch size 32 = 129).",
+        help="K in iterations (default: the K LeRaC picks for --total-steps).",
+    )
+    plan.add_argument(
+        "--total-steps",
+        type=_int,
+        default=DEFAULT_PLAN_TOTAL_STEPS,
+        help=f"The training's length in steps, from which LeRaC picks K and the start rates the "
+        f"flags leave out (default {DEFAULT_PLAN_TOTAL_STEPS}: compare's default 12 epochs of the digits "
+        "training split at batch size 32).",
     )
     plan.add_argument(
         "--num-buckets", type=_int, default=None, help="Group the depth levels into this many buckets."
@@ -244,6 +255,7 @@ def _validate(args: argparse.Namespace) -> None:
         _check_output_dir(args.output)
     elif args.command == "plan":
         _at_least(args, ("curriculum_steps",), 0)
+        _at_least(args, ("total_steps",), 1)
         _at_least(args, ("num_buckets",), 1)
         error = _model_error(args.model)
         if error:
@@ -315,14 +327,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
     for regime, reason in args.skipped.items():
         print(f"note: skipping regime {regime!r}: {reason}")
-    k, total = runner.curriculum_steps(settings, data), settings.epochs * spe
-    if "lerac" in settings.regimes and k >= total:
-        print(
-            f"warning: the LeRaC curriculum (K = {settings.k_epochs} epochs = {k} iterations) is not shorter "
-            f"than the training ({settings.epochs} epochs = {total} iterations): the deepest buckets "
-            "train at a reduced rate throughout. Pass --curriculum-epochs smaller than --epochs.",
-            file=sys.stderr,
-        )
+    total = runner.total_steps(settings, data)
+    if "lerac" in settings.regimes and settings.curriculum_epochs is not None:
+        k = settings.curriculum_epochs * spe
+        if k >= total:
+            print(
+                f"warning: the LeRaC curriculum (K = {settings.curriculum_epochs} epochs = {k} iterations) "
+                f"is not shorter than the training ({settings.epochs} epochs = {total} iterations): the "
+                "deepest buckets train at a reduced rate throughout. Pass --curriculum-epochs smaller "
+                "than --epochs, or leave it out for the K LeRaC picks from the length of the training.",
+                file=sys.stderr,
+            )
     shown = []
 
     def show_plan(model, optimizer):  # the plan of the first LeRaC run, before it trains
@@ -348,9 +363,6 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from keras_lerac.summary import plan
 
     settings = runner.Settings(optimizer=args.optimizer, learning_rate=args.learning_rate)
-    curriculum_steps = args.curriculum_steps
-    if curriculum_steps is None:
-        curriculum_steps = runner.DEFAULT_CURRICULUM_EPOCHS * math.ceil(1347 / 32)
     print(f"Keras backend: {keras.backend.backend()}")
     saved = None
     if _model_error(args.model) is None:
@@ -382,12 +394,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         print(f"Using the LeRaC optimizer saved in {args.model} (curriculum flags ignored).")
         optimizer = saved
     else:
-        lowest = args.min_learning_rate if args.min_learning_rate is not None else settings.base_rate * 1e-5
         try:
             optimizer = LeRaC(
                 base,
-                min_learning_rate=lowest,
-                curriculum_steps=curriculum_steps,
+                min_learning_rate=args.min_learning_rate,
+                curriculum_steps=args.curriculum_steps,
+                total_steps=args.total_steps,
                 schedule=args.schedule,
                 num_buckets=args.num_buckets,
                 model=model,

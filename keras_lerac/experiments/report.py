@@ -8,7 +8,7 @@ import os
 import platform
 import sys
 
-from keras_lerac.experiments.runner import Data, Settings, curriculum_steps
+from keras_lerac.experiments.runner import Data, Settings
 
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 
@@ -63,6 +63,20 @@ def format_table(regimes: dict) -> str:
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
+def curriculum_record(lerac, steps_per_epoch: int) -> dict:
+    """LeRaC's curriculum as it ran: K, the start rates, and which came from the defaults."""
+    config = lerac.get_config()
+    return {
+        "schedule": config["schedule"],
+        "curriculum_steps": config["curriculum_steps"],
+        "curriculum_epochs": config["curriculum_steps"] / steps_per_epoch,
+        "min_learning_rate": lerac.curriculum.start_rates[-1] if lerac.built else config["min_learning_rate"],
+        "total_steps": config["total_steps"],
+        "suggested": list(lerac.suggested_settings),
+        "num_buckets": len(lerac.start_ratios),
+    }
+
+
 def settings_record(settings: Settings, data: Data, lerac, skipped: dict) -> dict:
     """The settings block of results.json."""
     import keras
@@ -79,13 +93,7 @@ def settings_record(settings: Settings, data: Data, lerac, skipped: dict) -> dic
             "steps_per_epoch": steps,
             "optimizer": "adam" if settings.optimizer == "adam" else "sgd (momentum 0.9)",
             "learning_rate": settings.base_rate,
-            "curriculum": {
-                "schedule": settings.schedule,
-                "min_learning_rate": settings.lowest_rate,
-                "curriculum_epochs": settings.k_epochs,
-                "curriculum_steps": curriculum_steps(settings, data),
-                "num_buckets": None if lerac is None else len(lerac.start_ratios),
-            },
+            "curriculum": None if lerac is None else curriculum_record(lerac, steps),
             "cbs": {
                 "kernel_size": 3,
                 "sigma": settings.cbs_sigma,

@@ -23,8 +23,6 @@ from keras_lerac.experiments import models
 REGIMES = ("conventional", "lerac", "cbs")
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LEARNING_RATE = {"sgd": 0.05, "adam": 1e-3}
-MIN_RATE_FACTOR = 1e-5  # default min learning rate = base rate x 1e-5
-DEFAULT_CURRICULUM_EPOCHS = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,9 +34,11 @@ class Settings:
         data: One of `data.DATASETS`.
         optimizer: `"sgd"` (momentum 0.9) or `"adam"`.
         learning_rate: The base rate (`None`: 0.05 for SGD, 1e-3 for Adam).
-        min_learning_rate: LeRaC's start rate of the last bucket (`None`: base x 1e-5).
+        min_learning_rate: LeRaC's start rate of the last bucket (`None`: the one
+            `keras_lerac.curriculum.suggested_curriculum` picks for the run's length).
         schedule: LeRaC's curriculum: `"exponential"`, `"linear"` or `"stepwise"`.
-        curriculum_epochs: LeRaC's K in epochs (`None`: 3).
+        curriculum_epochs: LeRaC's K in epochs (`None`: the K `suggested_curriculum`
+            picks for the run's length).
         epochs: Training epochs per run.
         batch_size: Batch size.
         seeds: The seeds; each regime runs once per seed.
@@ -69,16 +69,6 @@ class Settings:
     def base_rate(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.optimizer]
 
-    @property
-    def lowest_rate(self) -> float:
-        if self.min_learning_rate is not None:
-            return self.min_learning_rate
-        return self.base_rate * MIN_RATE_FACTOR
-
-    @property
-    def k_epochs(self) -> int:
-        return self.curriculum_epochs if self.curriculum_epochs is not None else DEFAULT_CURRICULUM_EPOCHS
-
 
 @dataclasses.dataclass(frozen=True)
 class Data:
@@ -102,9 +92,19 @@ def load_data(settings: Settings) -> Data:
     return Data((x_train, y_train), (x_test, y_test), num_classes)
 
 
-def curriculum_steps(settings: Settings, data: Data) -> int:
-    """LeRaC's K in iterations: `curriculum_epochs` epochs of `data`."""
-    return settings.k_epochs * data.steps_per_epoch(settings.batch_size)
+def total_steps(settings: Settings, data: Data) -> int:
+    """The number of optimizer steps a run takes."""
+    return settings.epochs * data.steps_per_epoch(settings.batch_size)
+
+
+def lerac_arguments(settings: Settings, data: Data) -> dict:
+    """LeRaC's curriculum arguments: the settings given, and `total_steps` for the rest."""
+    arguments: dict = {"schedule": settings.schedule, "total_steps": total_steps(settings, data)}
+    if settings.curriculum_epochs is not None:
+        arguments["curriculum_steps"] = settings.curriculum_epochs * data.steps_per_epoch(settings.batch_size)
+    if settings.min_learning_rate is not None:
+        arguments["min_learning_rate"] = settings.min_learning_rate
+    return arguments
 
 
 def base_optimizer(settings: Settings):
@@ -128,13 +128,7 @@ def build_regime(regime: str, settings: Settings, data: Data, seed: int) -> tupl
     optimizer = base_optimizer(settings)
     callbacks: list = []
     if regime == "lerac":
-        optimizer = LeRaC(
-            optimizer,
-            min_learning_rate=settings.lowest_rate,
-            curriculum_steps=curriculum_steps(settings, data),
-            schedule=settings.schedule,
-            model=model,
-        )
+        optimizer = LeRaC(optimizer, model=model, **lerac_arguments(settings, data))
         callbacks.append(CurriculumLogger())
     elif regime == "cbs":
         from keras_lerac import cbs
