@@ -12,7 +12,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac import _keras, depth, fused
+from keras_lerac import _keras, depth, fused, wrapped
 from keras_lerac._checks import check_int, check_number
 from keras_lerac.curriculum import (
     Curriculum,
@@ -21,122 +21,9 @@ from keras_lerac.curriculum import (
     check_schedule,
     default_update_every,
     layer_factors,
-    peak_rate,
     start_ratios,
     suggested_curriculum,
 )
-
-# Options that act on all variables at once: they belong on the wrapper, where they see
-# every bucket (a global norm clipped per bucket would not be global).
-WRAPPER_ONLY = (
-    "clipnorm",
-    "clipvalue",
-    "global_clipnorm",
-    "use_ema",
-    "loss_scale_factor",
-    "gradient_accumulation_steps",
-)
-
-
-def _check_wrapped(optimizer: Any) -> None:
-    if isinstance(optimizer, LeRaC):
-        raise TypeError("`optimizer` is already a LeRaC optimizer: wrap the plain optimizer once.")
-    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-        raise TypeError(
-            "`optimizer` is a LossScaleOptimizer. Pass the plain optimizer: under a "
-            "mixed_float16 policy `model.compile` wraps LeRaC in a LossScaleOptimizer itself."
-        )
-    if isinstance(optimizer, keras.optimizers.MultiOptimizer):
-        raise TypeError(
-            "`optimizer` is a MultiOptimizer: LeRaC needs one plain Keras optimizer to copy per bucket."
-        )
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise TypeError(
-            "`optimizer` must be a Keras 3 optimizer instance (e.g. "
-            f"keras.optimizers.SGD(0.1, momentum=0.9)). Received: {type(optimizer).__module__}."
-            f"{type(optimizer).__name__}"
-        )
-    config = optimizer.get_config()
-    for key in WRAPPER_ONLY:
-        if config.get(key):
-            raise ValueError(
-                f"The wrapped optimizer sets `{key}`={config[key]!r}. Pass it to LeRaC(..., "
-                f"{key}=...) instead: it acts on all buckets at once."
-            )
-
-
-def _base_rate(optimizer: keras.optimizers.Optimizer) -> float | LearningRateSchedule:
-    """The wrapped optimizer's rate: a positive float or a `LearningRateSchedule`."""
-    rate = _keras.learning_rate_of(optimizer)
-    if isinstance(rate, LearningRateSchedule):
-        return rate
-    if not isinstance(rate, keras.Variable):
-        raise TypeError(
-            "The wrapped optimizer's learning rate must be a float or a "
-            "keras.optimizers.schedules.LearningRateSchedule (serializable, a function of "
-            f"the step). Received: {rate!r}"
-        )
-    value = float(ops.convert_to_numpy(rate))
-    if not value > 0:
-        raise ValueError(
-            f"The wrapped optimizer's learning rate is {value:g}: the base rate must be > 0 "
-            "(a warm-up from 0 is a LearningRateSchedule, e.g. CosineDecay(0.0, ..., warmup_target=0.1))."
-        )
-    return value
-
-
-def _reference_rate(base: float | LearningRateSchedule, explicit: Any) -> float:
-    if explicit is not None:
-        return check_number("reference_learning_rate", explicit, low=0.0, low_open=True)
-    peak = peak_rate(base)
-    if peak is None:
-        raise ValueError(
-            f"LeRaC cannot tell the peak of the base schedule {type(base).__name__}, so it cannot "
-            "tell what `min_learning_rate` / `initial_learning_rates` are fractions of. Pass "
-            "`reference_learning_rate=` (usually the schedule's peak rate): a bucket that starts "
-            "at rate r runs at r / reference_learning_rate times the base schedule."
-        )
-    if not peak > 0:
-        raise ValueError(
-            f"The base schedule {type(base).__name__} never rises above 0: the base rate must be > 0."
-        )
-    return peak
-
-
-def _inner_spec(cls: type, config: dict) -> dict:
-    """How the wrapped optimizer is stored in LeRaC's config (and found again by `load_model`)."""
-    if getattr(keras.optimizers, cls.__name__, None) is cls:
-        return {
-            "module": "keras.optimizers",
-            "class_name": cls.__name__,
-            "registered_name": None,
-            "config": config,
-        }
-    return {
-        "module": cls.__module__,
-        "class_name": cls.__name__,
-        "registered_name": keras.saving.get_registered_name(cls),
-        "config": config,
-    }
-
-
-def _deserialize_inner(spec: dict, custom_objects: dict | None = None) -> keras.optimizers.Optimizer:
-    public = getattr(keras.optimizers, spec["class_name"], None)
-    if spec.get("module", "keras.optimizers") == "keras.optimizers" and isinstance(public, type):
-        return public.from_config(spec["config"])
-    name = spec.get("registered_name") or spec["class_name"]
-    try:
-        optimizer = keras.saving.deserialize_keras_object(dict(spec), custom_objects=custom_objects)
-    except Exception as error:  # Keras raises TypeError or ImportError, depending on the case
-        optimizer = error
-    if not isinstance(optimizer, keras.optimizers.Optimizer):
-        raise TypeError(
-            f"LeRaC cannot rebuild its wrapped optimizer class {name!r} (module "
-            f"{spec.get('module')!r}). Register the class with "
-            "@keras.saving.register_keras_serializable(), or pass it when loading: "
-            f"keras.saving.load_model(path, custom_objects={{{spec['class_name']!r}: {spec['class_name']}}})."
-        )
-    return optimizer
 
 
 @keras.saving.register_keras_serializable(package="keras_lerac")
@@ -249,7 +136,7 @@ class LeRaC(keras.optimizers.Optimizer):
         name: str | None = None,
         **kwargs: Any,
     ):
-        _check_wrapped(optimizer)
+        wrapped.check_wrapped(optimizer, LeRaC)
         if "learning_rate" in kwargs:
             raise ValueError(
                 "Set `learning_rate` on the wrapped optimizer, not on LeRaC: the wrapped "
@@ -260,11 +147,11 @@ class LeRaC(keras.optimizers.Optimizer):
                 "Set `weight_decay` on the wrapped optimizer, not on LeRaC: it is applied per "
                 "bucket, with that bucket's rate."
             )
-        base = _base_rate(optimizer)
+        base = wrapped.base_rate(optimizer)
         super().__init__(learning_rate=base, name=name or "lerac", **kwargs)
         self._base = base
         self.reference_learning_rate = reference_learning_rate
-        self._reference = _reference_rate(base, reference_learning_rate)
+        self._reference = wrapped.reference_rate(base, reference_learning_rate)
         self._inner_class = _keras.public_optimizer_class(type(optimizer))
         inner_config = optimizer.get_config()
         inner_config.pop("name", None)
@@ -743,7 +630,7 @@ class LeRaC(keras.optimizers.Optimizer):
             unresolved = "model" if self._model_ref is not None else "buckets"
         config.update(
             {
-                "optimizer": _inner_spec(self._inner_class, self._inner_config),
+                "optimizer": wrapped.class_spec(self._inner_class, self._inner_config),
                 # The start rate the defaults rule chose, once built (the rate it needs the
                 # buckets for): a loaded optimizer then takes it as given.
                 "min_learning_rate": self.min_learning_rate
@@ -783,7 +670,7 @@ class LeRaC(keras.optimizers.Optimizer):
                 "to a new LeRaC to get the original buckets, or save after building.",
                 stacklevel=2,
             )
-        optimizer = _deserialize_inner(config.pop("optimizer"), custom_objects)
+        optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
         return cls(optimizer, **config)
 
 
