@@ -546,8 +546,9 @@ def measure(
         a["first_epoch_s"] = statistics.median(a["first_epoch_s_all"])
         a["opt_vars"], a["opt_bytes"] = optimizer_state(model.optimizer)
         a["jit_compile"] = bool(model.jit_compile)
-        if arm.startswith("lerac") and buckets is None:
-            buckets = num_buckets(model.optimizer)
+        a["buckets"] = num_buckets(model.optimizer)
+        if a["buckets"] is not None and buckets is None:
+            buckets = a["buckets"]
     # Warm-up block (untimed) for every arm; the plain arms' step time sizes the blocks.
     warm = {}
     for arm in arms:
@@ -588,13 +589,18 @@ def measure(
     }
 
 
-def summarise(row: dict, targets: dict | None = None) -> None:
+CHECKED = (("lerac", ""), ("lerac-after", "_after"))  # (arm, suffix of its checks)
+
+
+def summarise(row: dict, targets: dict | None = None, checked: Sequence[tuple[str, str]] = CHECKED) -> None:
     """Adds `ratios`, `floor` and `checks` to a row (arms measured by `measure`).
 
     `ratios["<arm>/plain"]` is the median over rounds of the paired ratio arm / plain;
     `"<arm>/plain ci"` its 95% CI; `"of medians"` and `"of mins"` the ratios of the arms'
     medians and minimums; `"first_epoch <arm>/plain"` the median over first-epoch
-    repeats. `floor` holds the same statistics of `plain2` / `plain`.
+    repeats. `floor` holds the same statistics of `plain2` / `plain`. Each arm of `checked`
+    gets checks against `targets` (default: `targets_for` the row's model): `step_time`,
+    `first_epoch` and `opt_bytes`, with the arm's suffix.
     """
     arms = row["arms"]
     plain = arms[REFERENCE_ARM]
@@ -617,7 +623,7 @@ def summarise(row: dict, targets: dict | None = None) -> None:
     floor = stats.get(FLOOR_ARM)
     row["floor"] = floor
     checks = {}
-    for arm, suffix in (("lerac", ""), ("lerac-after", "_after")):
+    for arm, suffix in checked:
         if arm not in stats:
             continue
         s = stats[arm]
