@@ -23,6 +23,8 @@ def _load(name, relpath):
 
 
 overhead = _load("bench_overhead", "benchmarks/overhead.py")
+scaling = _load("bench_scaling", "benchmarks/scaling.py")
+gpu = _load("bench_gpu", "benchmarks/gpu.py")
 accuracy = _load("bench_accuracy", "benchmarks/accuracy.py")
 recipe = _load("bench_cifar_resnet18", "benchmarks/recipes/cifar10_resnet18.py")
 
@@ -93,16 +95,19 @@ def test_harness_models_have_the_issues_bucket_counts():
 
 
 def test_overhead_worker_tiny_in_process():
+    arms = (*overhead.CORE_ARMS, "cbs")
     out = overhead.run_worker(
-        BACKEND, "tiny", optimizers=("sgd",), models=("cnn",), arms=overhead.ARMS, log=lambda s: None
+        BACKEND, "tiny", optimizers=("sgd",), models=("cnn",), arms=arms, log=lambda s: None
     )
     assert out["backend"] == BACKEND
     (row,) = out["results"]
     assert (row["model"], row["optimizer"]) == ("cnn", "sgd")
     _check_row(row, steps=2)
-    assert set(row["arms"]) == set(overhead.ARMS)  # the optional arms too, on request
+    assert set(row["arms"]) == set(arms)  # an optional arm too, on request
     assert row["buckets"] == 7  # tiny CNN: stem conv, BN, one block (4 levels), head
-    assert "logger" in row["checks"] and "cbs/plain" in row["ratios"]
+    assert "cbs/plain" in row["ratios"]
+    # Every arm is timed once per round, in the Williams order.
+    assert row["orders"] == [overhead.round_order(list(arms), r) for r in range(row["rounds"])]
     # The same initial weights and optimizer settings: same state size up to a few scalars.
     assert row["checks"]["opt_bytes"]["pass"] and row["checks"]["opt_bytes_after"]["pass"]
     assert overhead.arms_for("mlp", overhead.ARMS, {"add_smoothing": 1, "CurriculumLogger": 1}) == [
@@ -129,6 +134,8 @@ def test_overhead_driver_writes_json_and_markdown(tmp_path):
             "mlp96",
             "--optimizers",
             "adam",
+            "--arms",
+            "plain,plain2,lerac,lerac-after,lerac+logger",
             "--threads",
             "1",
             "--output",
@@ -145,6 +152,7 @@ def test_overhead_driver_writes_json_and_markdown(tmp_path):
     _check_row(row, steps=2)
     assert row["buckets"] == 9  # tiny 96-layer MLP: 8 hidden layers and a head
     assert row["targets"] == {"step": 1.03, "first_epoch": 1.15}
+    assert "logger" in row["checks"] and "lerac+logger/lerac" in row["ratios"]
     table = (tmp_path / "overhead.md").read_text()
     assert "| backend |" in table and BACKEND in table and "floor" in table
     assert ("PASS" in table) or ("MISS" in table)
@@ -216,6 +224,81 @@ def test_overhead_checks_and_markdown_from_synthetic_numbers():
     assert "<= 1.02" in table and "<= 1.15" in table and "- a note" in table
     # A worker that failed is a row of its own.
     assert "ERROR: boom" in overhead.markdown({"workers": [{"backend": "y", "error": "boom"}]})
+
+
+def test_scaling_driver_tiny_writes_json_markdown_and_png(tmp_path):
+    code = scaling.main(["--backends", BACKEND, "--tiny", "--optimizers", "sgd", "--output", str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / "scaling.json").read_text())
+    (worker,) = report["workers"]
+    assert worker["backend"] == BACKEND and "error" not in worker
+    rows = worker["results"]
+    assert [(r["optimizer"], r["buckets"]) for r in rows] == [("sgd", 3), ("sgd", 6)]
+    for row in rows:
+        assert row["buckets"] == row["buckets_planned"] and row["model"] == f"mlp_d{row['buckets'] - 1}_w8"
+        assert set(row["arms"]) == {"plain", "plain2", "lerac"} and row["floor"]["step"]["n"] == row["rounds"]
+        assert {"step_time", "first_epoch", "opt_bytes"} <= set(row["checks"])
+        assert np.isfinite(row["extra_us_per_bucket"])
+    table = (tmp_path / "scaling.md").read_text()
+    assert "| backend |" in table and "floor" in table and "mlp_d5_w8" in table
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scaling_plot_and_targets_from_synthetic_numbers(tmp_path):
+    workers = []
+    for backend in ("jax", "torch"):
+        rows = []
+        for opt_name in ("sgd", "adam"):
+            for n in (4, 16, 64, 256):
+                ratio = 1.0 + 0.0001 * n
+                row = _synthetic_row(f"mlp_d{n - 1}_w32", ratio, 1.0, 1.0)
+                row.update(optimizer=opt_name, buckets=n, buckets_planned=n, extra_us_per_bucket=0.1)
+                overhead.summarise(row, overhead.targets_for(row["model"], n))
+                rows.append(row)
+        workers.append({"backend": backend, "results": rows})
+    report = {"workers": [*workers, {"backend": "tensorflow", "error": "boom"}]}
+    # The first-epoch target: 1.10 up to 25 buckets, 1.15 beyond; step: 1.03 throughout.
+    assert [r["targets"]["first_epoch"] for r in workers[0]["results"][:4]] == [1.10, 1.10, 1.15, 1.15]
+    assert workers[0]["results"][3]["checks"]["step_time"]["pass"] is True  # 1.0256 <= 1.03
+    path = scaling.plot(report, str(tmp_path / "s.png"))
+    assert open(path, "rb").read()[:4] == b"\x89PNG"
+    table = scaling.markdown(report)
+    assert "ERROR: boom" in table and table.count("| jax | sgd |") == 4
+    with pytest.raises(ValueError):
+        scaling.model_name(1, 32)
+
+
+def test_gpu_refuses_without_a_gpu(tmp_path):
+    if gpu.accelerators(BACKEND):
+        pytest.skip("this machine has a GPU")
+    out = gpu.run_worker(BACKEND, "tiny")  # the worker's check, in-process
+    assert "no GPU visible" in out["no_gpu"] and out["results"] == []
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "gpu.py"), "--tiny", "--backends", BACKEND]
+        + ["--output", str(tmp_path)],
+        env=dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == gpu.NO_GPU_STATUS, proc.stderr[-2000:]
+    assert "refusing: no GPU" in proc.stderr and "--allow-cpu" in proc.stderr
+    assert not (tmp_path / "gpu.json").exists()
+
+
+def test_gpu_tiny_runs_with_allow_cpu():
+    out = gpu.run_worker(
+        BACKEND, "tiny", allow_cpu=True, arms=("plain", "plain2", "lerac"), log=lambda s: None
+    )
+    assert "no_gpu" not in out
+    (row,) = out["results"]
+    assert set(row["arms"]) == {"plain", "plain2", "lerac"} and row["steps"] == 2 and row["batch_size"] == 8
+    assert row["buckets_by_arm"] == {"lerac": 6}  # the recipe's buckets: stem, 4 blocks, head
+    assert row["floor"]["step"]["n"] == row["rounds"] == 2
+    assert {"step_time", "first_epoch", "opt_bytes"} <= set(row["checks"])
+    table = gpu.markdown({"workers": [out]})
+    assert "CPU (--allow-cpu)" in table and "floor" in table and "smoke test" in table
+    json.dumps(out)
 
 
 def test_accuracy_tiny(tmp_path):
