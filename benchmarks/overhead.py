@@ -41,7 +41,8 @@ What a worker measures, for each model x base optimizer (a "row"):
   paired ratios.
 - Calibration: one untimed warm-up block per arm; from the plain arms' step time the
   worker picks the number of steps of a timed block (about `--block-seconds`, within
-  `steps_range`), the same for every arm of the row. `--steps N` fixes it instead.
+  `steps_range`), the same for every arm of the row (`--steps N` fixes it instead), and
+  runs one more untimed block per arm on data of that size.
 - Rounds are interleaved in one process, in the order of a Williams design (a balanced
   Latin square: over a full period each arm runs in every position equally often and
   follows every other arm equally often), so slow drift of the machine and carry-over
@@ -571,6 +572,11 @@ def measure(
         lo, hi = steps_range
         steps = int(min(hi, max(lo, math.ceil(block_s / max(per_step, 1e-9)))))
     x, y = data(steps)
+    if steps != first_steps:
+        # One more untimed block per arm on the timed data, so whatever a new data size
+        # costs once (a retrace, a new buffer) lands on no timed round.
+        for arm in arms:
+            timed_fit(*built[arm], x, y, batch)
     orders = []
     for r in range(rounds):
         order = round_order(arms, r)

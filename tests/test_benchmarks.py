@@ -120,6 +120,28 @@ def test_overhead_worker_tiny_in_process():
     json.dumps(out)  # serialisable
 
 
+def test_measure_calibrates_blocks_and_repeats_first_epochs():
+    base = overhead.build_model("mlp", tiny=True)
+    weights = base.get_weights()
+    row = overhead.measure(
+        lambda arm: overhead.make_arm(arm, base, weights, "sgd", extras={}),
+        ["plain", "plain2"],
+        lambda s: overhead.make_data("mlp", s, tiny=True),
+        128,
+        first_steps=2,
+        rounds=2,
+        block_s=1e9,  # as long as allowed: the top of steps_range
+        steps_range=(3, 4),
+        first_repeats=2,
+    )
+    assert row["steps"] == 4 and row["calibration_ms"] > 0 and row["buckets"] is None
+    assert all(len(a["first_epoch_s_all"]) == 2 for a in row["arms"].values())
+    row.update(model="mlp", optimizer="sgd", model_name="m")
+    overhead.summarise(row)
+    assert row["floor"]["first_epoch"]["n"] == 2 and len(row["floor"]["step"]["values"]) == 2
+    assert row["checks"] == {}  # no LeRaC arm, nothing to check
+
+
 def test_warm_up_process_trains_throwaway_models():
     assert overhead.warm_up_process() > 0
 
