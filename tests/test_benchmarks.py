@@ -23,45 +23,127 @@ def _load(name, relpath):
 
 
 overhead = _load("bench_overhead", "benchmarks/overhead.py")
+scaling = _load("bench_scaling", "benchmarks/scaling.py")
+gpu = _load("bench_gpu", "benchmarks/gpu.py")
 accuracy = _load("bench_accuracy", "benchmarks/accuracy.py")
 recipe = _load("bench_cifar_resnet18", "benchmarks/recipes/cifar10_resnet18.py")
 
-ARM_KEYS = {"first_epoch_s", "step_ms", "step_ms_median", "opt_vars", "opt_bytes", "jit_compile"}
+ARM_KEYS = {"first_epoch_s", "first_epoch_s_all", "step_ms", "step_ms_median", "opt_vars", "opt_bytes"}
 
 
 def _check_row(row, steps):
-    assert {"model", "optimizer", "arms", "ratios", "checks", "buckets", "steps"} <= set(row)
+    assert {"model", "optimizer", "arms", "ratios", "checks", "buckets", "steps", "floor", "targets"} <= set(
+        row
+    )
     assert row["steps"] == steps
-    assert {"plain", "lerac"} <= set(row["arms"])
+    assert {"plain", "plain2", "lerac", "lerac-after"} <= set(row["arms"])
     for arm in row["arms"].values():
         assert ARM_KEYS <= set(arm)
         assert len(arm["step_ms"]) == row["rounds"]
         assert all(np.isfinite(arm["step_ms"])) and arm["step_ms_median"] > 0
+    assert len(row["orders"]) == row["rounds"]
     assert row["buckets"] >= 2
-    assert "lerac/plain" in row["ratios"]
-    assert set(row["checks"]) >= {"step_time", "opt_bytes"}
+    for key in ("lerac/plain", "lerac-after/plain", "plain2/plain", "first_epoch lerac/plain"):
+        assert key in row["ratios"]
+    # The noise floor: plain2 / plain, paired per round, with its CI.
+    floor = row["floor"]["step"]
+    assert floor["n"] == row["rounds"] and floor["ci"][0] <= floor["median"] <= floor["ci"][1]
+    assert row["floor"]["first_epoch"]["n"] == row["first_repeats"]
+    assert {"step_time", "step_time_after", "first_epoch", "first_epoch_after", "opt_bytes"} <= set(
+        row["checks"]
+    )
     for check in row["checks"].values():
         assert isinstance(check["pass"], bool)
 
 
+def test_round_order_is_a_balanced_williams_design():
+    for n in (2, 3, 4, 5, 6):
+        arms = [f"a{i}" for i in range(n)]
+        period = overhead.williams_period(n)
+        orders = [overhead.round_order(arms, r) for r in range(period)]
+        assert all(sorted(o) == arms for o in orders)
+        # Every arm in every position equally often ...
+        for pos in range(n):
+            counts = {a: sum(o[pos] == a for o in orders) for a in arms}
+            assert len(set(counts.values())) == 1
+        # ... and directly after every other arm equally often.
+        pairs = {}
+        for o in orders:
+            for a, b in zip(o, o[1:]):
+                pairs[a, b] = pairs.get((a, b), 0) + 1
+        assert len(pairs) == n * (n - 1) and len(set(pairs.values())) == 1
+        assert overhead.round_order(arms, period) == orders[0]
+
+
+def test_median_ci_order_statistics():
+    values = list(range(1, 21))  # n = 20: the 6th and 15th values (coverage 95.9%)
+    assert overhead.median_ci(values) == (6, 15)
+    assert overhead.median_ci([3.0, 1.0, 2.0]) == (1.0, 3.0)  # too few: min-max
+    assert overhead.median_ci([2.0]) == (2.0, 2.0)
+    stats = overhead.ratio_stats([1.0, 1.1, 0.9, 1.05, 0.95])
+    assert stats["median"] == pytest.approx(1.0) and stats["spread"] == [0.9, 1.1]
+
+
+def test_harness_models_have_the_issues_bucket_counts():
+    from keras_lerac import depth_buckets  # what LeRaC(model=model) uses
+
+    # (The residual CNN's 15 buckets: each overhead row reports its `buckets`; building the
+    # full-size CNN here would cost JAX seconds of eager initialisation.)
+    for kind, buckets in (("mlp", 25), ("mlp96", 97), ("mlp_d15_w32", 16)):
+        assert len(depth_buckets(overhead.build_model(kind))) == buckets, kind
+        keras.utils.clear_session()
+
+
 def test_overhead_worker_tiny_in_process():
-    out = overhead.run_worker(BACKEND, "tiny", optimizers=("sgd",), memory=False, log=lambda s: None)
+    arms = (*overhead.CORE_ARMS, "cbs")
+    out = overhead.run_worker(
+        BACKEND, "tiny", optimizers=("sgd",), models=("cnn",), arms=arms, log=lambda s: None
+    )
     assert out["backend"] == BACKEND
-    assert [(r["model"], r["optimizer"]) for r in out["results"]] == [("cnn", "sgd"), ("mlp", "sgd")]
-    for row in out["results"]:
-        _check_row(row, steps=2)
-    cnn, mlp = out["results"]
-    assert "cbs" not in mlp["arms"]  # CBS applies to CNNs only
-    # The guarded optional arms are either measured or explained in a note.
-    if "cbs" not in cnn["arms"]:
-        assert any("cbs" in n for n in out["notes"])
-    if "lerac+logger" not in cnn["arms"]:
-        assert any("logger" in n for n in out["notes"])
-    # One bucket per depth level: the tiny MLP has 4 hidden layers and a head.
-    assert mlp["buckets"] == 5
+    (row,) = out["results"]
+    assert (row["model"], row["optimizer"]) == ("cnn", "sgd")
+    _check_row(row, steps=2)
+    assert set(row["arms"]) == set(arms)  # an optional arm too, on request
+    assert row["buckets"] == 7  # tiny CNN: stem conv, BN, one block (4 levels), head
+    assert "cbs/plain" in row["ratios"]
+    # Every arm is timed once per round, in the Williams order.
+    assert row["orders"] == [overhead.round_order(list(arms), r) for r in range(row["rounds"])]
     # The same initial weights and optimizer settings: same state size up to a few scalars.
-    assert cnn["checks"]["opt_bytes"]["pass"]
+    assert row["checks"]["opt_bytes"]["pass"] and row["checks"]["opt_bytes_after"]["pass"]
+    assert overhead.arms_for("mlp", overhead.ARMS, {"add_smoothing": 1, "CurriculumLogger": 1}) == [
+        "plain",
+        "plain2",
+        "lerac",
+        "lerac-after",
+        "lerac+logger",
+    ]  # CBS applies to CNNs only
     json.dumps(out)  # serialisable
+
+
+def test_measure_calibrates_blocks_and_repeats_first_epochs():
+    base = overhead.build_model("mlp", tiny=True)
+    weights = base.get_weights()
+    row = overhead.measure(
+        lambda arm: overhead.make_arm(arm, base, weights, "sgd", extras={}),
+        ["plain", "plain2"],
+        lambda s: overhead.make_data("mlp", s, tiny=True),
+        128,
+        first_steps=2,
+        rounds=2,
+        block_s=1e9,  # as long as allowed: the top of steps_range
+        steps_range=(3, 4),
+        first_repeats=2,
+    )
+    assert row["steps"] == 4 and row["calibration_ms"] > 0 and row["buckets"] is None
+    assert all(len(a["first_epoch_s_all"]) == 2 for a in row["arms"].values())
+    row.update(model="mlp", optimizer="sgd", model_name="m")
+    overhead.summarise(row)
+    assert row["floor"]["first_epoch"]["n"] == 2 and len(row["floor"]["step"]["values"]) == 2
+    assert row["checks"] == {}  # no LeRaC arm, nothing to check
+
+
+def test_warm_up_process_trains_throwaway_models():
+    assert overhead.warm_up_process() > 0
 
 
 def test_overhead_driver_writes_json_and_markdown(tmp_path):
@@ -71,9 +153,11 @@ def test_overhead_driver_writes_json_and_markdown(tmp_path):
             BACKEND,
             "--tiny",
             "--models",
-            "mlp",
+            "mlp96",
             "--optimizers",
             "adam",
+            "--arms",
+            "plain,plain2,lerac,lerac-after,lerac+logger",
             "--threads",
             "1",
             "--output",
@@ -88,53 +172,155 @@ def test_overhead_driver_writes_json_and_markdown(tmp_path):
     assert worker["backend"] == BACKEND and "error" not in worker
     (row,) = worker["results"]
     _check_row(row, steps=2)
+    assert row["buckets"] == 9  # tiny 96-layer MLP: 8 hidden layers and a head
+    assert row["targets"] == {"step": 1.03, "first_epoch": 1.15}
+    assert "logger" in row["checks"] and "lerac+logger/lerac" in row["ratios"]
     table = (tmp_path / "overhead.md").read_text()
-    assert "| backend |" in table and BACKEND in table
+    assert "| backend |" in table and BACKEND in table and "floor" in table
     assert ("PASS" in table) or ("MISS" in table)
 
 
-def test_overhead_checks_and_markdown_from_synthetic_numbers():
-    row = {
-        "model": "mlp",
+def _synthetic_row(model, lerac_ms, after_ms, plain2_ms, first=(1.0, 1.0, 1.05, 1.0), rounds=20):
+    """A measured row, as `measure` returns it, from per-round step times (ms)."""
+    plain_ms = [1.0 + 0.001 * (r % 3) for r in range(rounds)]
+
+    def arm(scale, first_s, extra_bytes=0):
+        ms = (
+            [p * s for p, s in zip(plain_ms, scale)]
+            if isinstance(scale, list)
+            else [p * scale for p in plain_ms]
+        )
+        return {
+            "step_ms": ms,
+            "step_ms_median": float(np.median(ms)),
+            "step_ms_min": min(ms),
+            "first_epoch_s": first_s,
+            "first_epoch_s_all": [first_s],
+            "opt_vars": 3,
+            "opt_bytes": 100 + extra_bytes,
+        }
+
+    return {
+        "model": model,
         "optimizer": "sgd",
-        "model_name": "mlp",
-        "buckets": 3,
-        "steps": 2,
-        "rounds": 2,
+        "model_name": model,
+        "buckets": 25,
+        "steps": 10,
+        "rounds": rounds,
+        "first_repeats": 1,
         "arms": {
-            "plain": {
-                "step_ms": [1.0, 1.0],
-                "step_ms_median": 1.0,
-                "step_ms_min": 1.0,
-                "first_epoch_s": 1.0,
-                "opt_vars": 3,
-                "opt_bytes": 100,
-            },
-            "lerac": {
-                "step_ms": [1.2, 1.2],
-                "step_ms_median": 1.2,
-                "step_ms_min": 1.2,
-                "first_epoch_s": 2.0,
-                "opt_vars": 6,
-                "opt_bytes": 124,
-            },
-            "lerac+logger": {
-                "step_ms": [1.2, 1.2],
-                "step_ms_median": 1.2,
-                "step_ms_min": 1.2,
-                "first_epoch_s": 2.0,
-                "opt_vars": 6,
-                "opt_bytes": 124,
-            },
+            "plain": arm(1.0, first[0]),
+            "plain2": arm(plain2_ms, first[1]),
+            "lerac": arm(lerac_ms, first[2], extra_bytes=4),
+            "lerac-after": arm(after_ms, first[3], extra_bytes=10_000),
         },
     }
-    overhead._ratios_and_checks(row)
-    assert row["ratios"]["lerac/plain"] == pytest.approx(1.2)
-    assert row["checks"]["step_time"]["pass"] is False  # 1.2 > 1.10
-    assert row["checks"]["logger"]["pass"] is True
-    assert row["checks"]["opt_bytes"]["pass"] is True  # +24 B for 3 buckets
-    table = overhead.markdown({"workers": [{"backend": "x", "results": [row], "notes": ["a note"]}]})
-    assert "MISS" in table and "1.200" in table and "- a note" in table
+
+
+def test_overhead_checks_and_markdown_from_synthetic_numbers():
+    # PASS: 24-layer MLP, LeRaC 1.0% slower with a tight floor; first epoch 1.05 <= 1.10.
+    noise = [1.0 + 0.002 * ((r % 5) - 2) for r in range(20)]  # plain2/plain within +-0.4%
+    row = _synthetic_row("mlp", [1.01 * n for n in noise], 1.0, noise)
+    overhead.summarise(row)
+    assert row["ratios"]["lerac/plain"] == pytest.approx(1.01, abs=0.003)
+    step, first = row["checks"]["step_time"], row["checks"]["first_epoch"]
+    assert step["target"] == 1.03 and step["pass"] is True and step["resolved"] is True
+    assert first["target"] == 1.10 and first["pass"] is True
+    assert row["floor"]["step"]["ci"][0] <= 1.0 <= row["floor"]["step"]["ci"][1]
+    assert row["checks"]["opt_bytes"]["pass"] is True  # +4 B for 25 buckets
+    assert row["checks"]["opt_bytes_after"]["pass"] is False  # +10 kB is not O(buckets) scalars
+    # MISS: the residual CNN, LeRaC 5% slower (target 1.02); first epoch 1.30 (target 1.10).
+    miss = _synthetic_row("cnn", 1.05, 1.015, 1.0, first=(1.0, 1.0, 1.3, 1.0))
+    overhead.summarise(miss)
+    assert miss["checks"]["step_time"]["pass"] is False and miss["checks"]["step_time"]["resolved"] is True
+    assert miss["checks"]["first_epoch"]["pass"] is False
+    assert miss["checks"]["step_time_after"]["pass"] is True  # 1.015 <= 1.02
+    # Unresolved: 1.025 against 1.03 with a floor 1% wide is a PASS within the noise.
+    loose = _synthetic_row("mlp96", 1.025, 1.0, [1.0 + 0.01 * ((r % 3) - 1) for r in range(20)])
+    overhead.summarise(loose)
+    assert loose["checks"]["step_time"]["pass"] is True and loose["checks"]["step_time"]["resolved"] is False
+    report = {"workers": [{"backend": "x", "results": [row, miss, loose], "notes": ["a note"]}]}
+    table = overhead.markdown(report)
+    assert "1.010 PASS (CI 1.008-1.012; floor 0.998-1.002)" in table
+    assert "1.050 MISS (CI" in table and "1.300 MISS" in table and "1.025 PASS?" in table
+    assert "<= 1.02" in table and "<= 1.15" in table and "- a note" in table
+    # A worker that failed is a row of its own.
+    assert "ERROR: boom" in overhead.markdown({"workers": [{"backend": "y", "error": "boom"}]})
+
+
+def test_scaling_driver_tiny_writes_json_markdown_and_png(tmp_path):
+    code = scaling.main(["--backends", BACKEND, "--tiny", "--optimizers", "sgd", "--output", str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / "scaling.json").read_text())
+    (worker,) = report["workers"]
+    assert worker["backend"] == BACKEND and "error" not in worker
+    rows = worker["results"]
+    assert [(r["optimizer"], r["buckets"]) for r in rows] == [("sgd", 3), ("sgd", 6)]
+    for row in rows:
+        assert row["buckets"] == row["buckets_planned"] and row["model"] == f"mlp_d{row['buckets'] - 1}_w8"
+        assert set(row["arms"]) == {"plain", "plain2", "lerac"} and row["floor"]["step"]["n"] == row["rounds"]
+        assert {"step_time", "first_epoch", "opt_bytes"} <= set(row["checks"])
+        assert np.isfinite(row["extra_us_per_bucket"])
+    table = (tmp_path / "scaling.md").read_text()
+    assert "| backend |" in table and "floor" in table and "mlp_d5_w8" in table
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scaling_plot_and_targets_from_synthetic_numbers(tmp_path):
+    workers = []
+    for backend in ("jax", "torch"):
+        rows = []
+        for opt_name in ("sgd", "adam"):
+            for n in (4, 16, 64, 256):
+                ratio = 1.0 + 0.0001 * n
+                row = _synthetic_row(f"mlp_d{n - 1}_w32", ratio, 1.0, 1.0)
+                row.update(optimizer=opt_name, buckets=n, buckets_planned=n, extra_us_per_bucket=0.1)
+                overhead.summarise(row, overhead.targets_for(row["model"], n))
+                rows.append(row)
+        workers.append({"backend": backend, "results": rows})
+    report = {"workers": [*workers, {"backend": "tensorflow", "error": "boom"}]}
+    # The first-epoch target: 1.10 up to 25 buckets, 1.15 beyond; step: 1.03 throughout.
+    assert [r["targets"]["first_epoch"] for r in workers[0]["results"][:4]] == [1.10, 1.10, 1.15, 1.15]
+    assert workers[0]["results"][3]["checks"]["step_time"]["pass"] is True  # 1.0256 <= 1.03
+    path = scaling.plot(report, str(tmp_path / "s.png"))
+    assert open(path, "rb").read()[:4] == b"\x89PNG"
+    table = scaling.markdown(report)
+    assert "ERROR: boom" in table and table.count("| jax | sgd |") == 4
+    with pytest.raises(ValueError):
+        scaling.model_name(1, 32)
+
+
+def test_gpu_refuses_without_a_gpu(tmp_path):
+    if gpu.accelerators(BACKEND):
+        pytest.skip("this machine has a GPU")
+    out = gpu.run_worker(BACKEND, "tiny")  # the worker's check, in-process
+    assert "no GPU visible" in out["no_gpu"] and out["results"] == []
+    proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "gpu.py"), "--tiny", "--backends", BACKEND]
+        + ["--output", str(tmp_path)],
+        env=dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == gpu.NO_GPU_STATUS, proc.stderr[-2000:]
+    assert "refusing: no GPU" in proc.stderr and "--allow-cpu" in proc.stderr
+    assert not (tmp_path / "gpu.json").exists()
+
+
+def test_gpu_tiny_runs_with_allow_cpu():
+    out = gpu.run_worker(
+        BACKEND, "tiny", allow_cpu=True, arms=("plain", "plain2", "lerac"), log=lambda s: None
+    )
+    assert "no_gpu" not in out
+    (row,) = out["results"]
+    assert set(row["arms"]) == {"plain", "plain2", "lerac"} and row["steps"] == 2 and row["batch_size"] == 8
+    assert row["buckets_by_arm"] == {"lerac": 6}  # the recipe's buckets: stem, 4 blocks, head
+    assert row["floor"]["step"]["n"] == row["rounds"] == 2
+    assert {"step_time", "first_epoch", "opt_bytes"} <= set(row["checks"])
+    table = gpu.markdown({"workers": [out]})
+    assert "CPU (--allow-cpu)" in table and "floor" in table and "smoke test" in table
+    json.dumps(out)
 
 
 def test_accuracy_tiny(tmp_path):
