@@ -358,17 +358,11 @@ def remove_smoothing(model: keras.Model) -> keras.Model:
 
     ```python
     import keras
-    import numpy as np
-    from keras_lerac.cbs import SmoothingSchedule, add_smoothing, remove_smoothing, smoothing_layers
+    from keras_lerac.cbs import add_smoothing, remove_smoothing
 
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
-    base_model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
-    x, y = np.random.rand(32, 16, 16, 3), np.random.randint(0, 10, 32)
-
-    trained_cbs_model = add_smoothing(base_model)  # ... then trained
-    plain = remove_smoothing(trained_cbs_model)
-    plain.save("model.keras")
+    smoothed = add_smoothing(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3)]))
+    # ... smoothed.fit(...) ...
+    plain = remove_smoothing(smoothed)   # the trained weights, no smoothing layer
     ```
     """
     _check_model(model, "remove_smoothing")
@@ -397,15 +391,9 @@ def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
 
     ```python
     import keras
-    import numpy as np
-    from keras_lerac.cbs import SmoothingSchedule, add_smoothing, remove_smoothing, smoothing_layers
+    from keras_lerac.cbs import add_smoothing, smoothing_layers
 
-    inputs = keras.Input((16, 16, 3))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
-    base_model = keras.Model(inputs, keras.layers.Dense(10)(keras.layers.GlobalAveragePooling2D()(x)))
-    x, y = np.random.rand(32, 16, 16, 3), np.random.randint(0, 10, 32)
-
-    model = add_smoothing(base_model)
+    model = add_smoothing(keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(4, 3)]))
     for layer in smoothing_layers(model):
         layer.set_sigma(0.5)
     ```
