@@ -1053,6 +1053,31 @@ def log_session(output: str, entry: dict) -> None:
         f.write(json.dumps(entry) + "\n")
 
 
+HEARTBEAT = "session.running.json"
+
+
+def beat(output: str, entry: dict) -> None:
+    """Records the running session after every run, so a killed one still counts its wall time."""
+    path = os.path.join(output, HEARTBEAT)
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(entry, f)
+    os.replace(path + ".tmp", path)
+
+
+def recover_killed_session(output: str) -> dict | None:
+    """Moves the heartbeat of a session that died without its end record into sessions.jsonl."""
+    path = os.path.join(output, HEARTBEAT)
+    try:
+        with open(path, encoding="utf-8") as f:
+            entry = json.load(f)
+    except (OSError, json.JSONDecodeError):
+        return None
+    entry["status"] = "killed"
+    log_session(output, entry)
+    os.remove(path)
+    return entry
+
+
 def machine() -> dict:
     info = {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
     try:
@@ -1192,6 +1217,23 @@ def main(argv: list[str] | None = None) -> int:
     recorded = len(tuning.records) + len(runs.records)
     done, failures, status = 0, [], "complete"
     if not args.report_only:
+        killed = recover_killed_session(output)
+        if killed is not None:
+            log(f"== session {killed['started']} was killed; its {killed['wall_s']:.0f} s are counted")
+        session = {
+            "command": command,
+            "started": started,
+            "workers": args.workers,
+            "backend": args.backend,
+            "threads": args.threads,
+        }
+        quiet_log = log
+
+        def log(text: str) -> None:  # noqa: F811 - the same log, plus a heartbeat per run
+            quiet_log(text)
+            done_now = len(tuning.records) + len(runs.records) - recorded
+            beat(output, {**session, "wall_s": round(time.perf_counter() - wall0, 1), "runs_done": done_now})
+
         limit = args.limit
         try:
             specs = tuning_specs(design)
@@ -1228,6 +1270,8 @@ def main(argv: list[str] | None = None) -> int:
                 "load_average_end": os.getloadavg(),
             },
         )
+        log = quiet_log  # the session is recorded: no more heartbeats
+        os.remove(os.path.join(output, HEARTBEAT))
     history = sessions(output)
     meta = {
         "backend": backend,

@@ -90,6 +90,17 @@ def test_smoke_end_to_end_then_resume(tmp_path):
     assert len(_lines(out / "tuning.jsonl")) == len(tuning_lines)
     sessions = [json.loads(line) for line in _lines(out / "sessions.jsonl")]
     assert [s["runs_done"] for s in sessions] == [len(runs) + len(tuning), 0, 2]
+    assert not (out / study.HEARTBEAT).exists()
+
+    # A session killed outright (SIGKILL, end of a login) leaves only its heartbeat: the
+    # next session counts its wall time instead of losing it.
+    killed = {"command": "x", "started": "2026-01-01 00:00:00", "wall_s": 1234.5, "runs_done": 7}
+    study.beat(str(out), killed)
+    assert "2026-01-01 00:00:00 was killed; its 1234 s are counted" in _smoke(out)
+    sessions = [json.loads(line) for line in _lines(out / "sessions.jsonl")]
+    assert sessions[3] == {**killed, "status": "killed"} and sessions[4]["runs_done"] == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["wall_s"] == pytest.approx(sum(s["wall_s"] for s in sessions))
 
 
 def test_report_only_and_a_foreign_backend_is_refused(tmp_path):
