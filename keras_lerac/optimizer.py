@@ -165,7 +165,6 @@ class LeRaC(keras.optimizers.Optimizer):
         # Validate every argument now: a bad value should fail at construction.
         self.total_steps = check_int("total_steps", total_steps, minimum=1, optional=True)
         self._suggested = []  # the settings taken from `suggested_curriculum`
-        self._suggested_min_rate = None
         if curriculum_steps is None:
             if self.total_steps is None:
                 raise ValueError(
@@ -173,7 +172,7 @@ class LeRaC(keras.optimizers.Optimizer):
                     "or `total_steps` (the number of steps the training runs), from which LeRaC "
                     "picks K and the start rates (keras_lerac.curriculum.suggested_curriculum)."
                 )
-            curriculum_steps = suggested_curriculum(self.total_steps, 1)[0]
+            curriculum_steps = suggested_curriculum(self.total_steps)[0]
             self._suggested.append("curriculum_steps")
         self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
@@ -187,7 +186,8 @@ class LeRaC(keras.optimizers.Optimizer):
                         "`initial_learning_rates`, or `total_steps` (LeRaC then picks the start "
                         "rates), or `curriculum_steps=0` for no curriculum."
                     )
-                self._suggested.append("min_learning_rate")  # chosen at build: it needs the buckets
+                min_learning_rate = suggested_curriculum(self.total_steps)[1] * self._reference
+                self._suggested.append("min_learning_rate")
             min_learning_rate = check_number("min_learning_rate", min_learning_rate, optional=True, **bound)
         else:
             if min_learning_rate is not None:
@@ -287,10 +287,6 @@ class LeRaC(keras.optimizers.Optimizer):
                     f"but the model was cut into {count} buckets: give one rate per bucket."
                 )
             ratios = [min(1.0, r / self._reference) for r in self.initial_learning_rates]
-        elif "min_learning_rate" in self._suggested:
-            lowest = suggested_curriculum(self.total_steps, count)[1]
-            self._suggested_min_rate = lowest * self._reference
-            ratios = [min(1.0, r) for r in start_ratios(count, lowest)]
         elif self.min_learning_rate is None:  # no curriculum
             ratios = [1.0] * count
         else:
@@ -631,11 +627,7 @@ class LeRaC(keras.optimizers.Optimizer):
         config.update(
             {
                 "optimizer": wrapped.class_spec(self._inner_class, self._inner_config),
-                # The start rate the defaults rule chose, once built (the rate it needs the
-                # buckets for): a loaded optimizer then takes it as given.
-                "min_learning_rate": self.min_learning_rate
-                if self.min_learning_rate is not None
-                else self._suggested_min_rate,
+                "min_learning_rate": self.min_learning_rate,
                 "curriculum_steps": self.curriculum_steps,
                 "schedule": self.schedule,
                 "num_buckets": self.num_buckets,
@@ -660,7 +652,7 @@ class LeRaC(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
         config = dict(config)
-        config.pop("suggested", None)  # what the defaults rule chose: informative
+        suggested = config.pop("suggested", None) or []
         unresolved = config.pop("unresolved_buckets", None)
         if unresolved is not None:
             warnings.warn(
@@ -671,7 +663,10 @@ class LeRaC(keras.optimizers.Optimizer):
                 stacklevel=2,
             )
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
-        return cls(optimizer, **config)
+        lerac = cls(optimizer, **config)
+        # The values the defaults rule chose come back as given; remember they were chosen.
+        lerac._suggested = [name for name in ("curriculum_steps", "min_learning_rate") if name in suggested]
+        return lerac
 
 
 LeRaCOptimizer = LeRaC
