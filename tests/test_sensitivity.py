@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import keras
 import pytest
@@ -191,3 +192,33 @@ def test_full_design_shape():
     assert len(keys) == len(set(keys))  # shared cells and conventional runs are run once
     # seed-major: a partial run has about the same seeds in every cell
     assert [s["seed"] for s in specs] == sorted(s["seed"] for s in specs)
+
+
+def test_the_committed_study_supports_the_defaults_rule():
+    """The rule in `suggested_curriculum` against the study's recorded results.
+
+    The study is complete, paired, and at the rule's K no cell lost significantly, while
+    the next longer K did lose: move the constants and this fails.
+    """
+    from keras_lerac.curriculum import SUGGESTED_K_FRACTION, SUGGESTED_LOWEST_RATIO
+
+    summary = json.loads((Path(ROOT) / "benchmarks/results/sensitivity/summary.json").read_text())
+    assert summary["meta"]["pending_runs"] == 0 and summary["init_hash_mismatches"] == 0
+    cells = [c for c in summary["cells"] if c["k_fraction"] is not None]
+    assert min(c["n"] for c in cells) >= 8
+
+    def lost(c):
+        return c["diff_final_se"] > 0 and c["diff_final"] < -2 * c["diff_final_se"]
+
+    configs = {study.config_key(c) for c in cells}
+    at_rule = [
+        c
+        for c in cells
+        if c["k_fraction"] == SUGGESTED_K_FRACTION
+        and c["start_ratio"] == SUGGESTED_LOWEST_RATIO
+        and c["schedule"] == "exponential"
+    ]
+    assert {study.config_key(c) for c in at_rule} == configs  # measured on every configuration
+    assert not [c for c in cells if c["k_fraction"] <= SUGGESTED_K_FRACTION and lost(c)]
+    longer = sorted({c["k_fraction"] for c in cells if c["k_fraction"] > SUGGESTED_K_FRACTION})
+    assert any(lost(c) for c in cells if c["k_fraction"] == longer[0])
