@@ -55,13 +55,15 @@ def measure(arm: str, depth: int, width: int, optimizer: str) -> dict:
     start = time.perf_counter()
     lowered = jax.jit(model.train_step).lower(state, data)
     traced = time.perf_counter()
-    lowered.compile()
+    executable = lowered.compile()
     compiled = time.perf_counter()
+    kernels = executable.as_text().count(" fusion(")
     ops = collections.Counter(re.findall(r"= \"?(stablehlo\.[a-z_]+)", lowered.as_text()))
     return {
         "arm": arm,
         "trace_lower_s": round(traced - start, 3),
         "compile_s": round(compiled - traced, 3),
+        "fusions": kernels,
         "ops": dict(ops),
     }
 
@@ -90,7 +92,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"JAX, MLP depth {args.depth} width {args.width}, {args.optimizer}:")
     for arm, r in results.items():
         extra = {k: v - plain.get(k, 0) for k, v in r["ops"].items() if v != plain.get(k, 0)}
-        print(f"  {arm:<15} trace+lower {r['trace_lower_s']:.2f} s  XLA compile {r['compile_s']:.2f} s  ops vs plain {extra}")
+        print(
+            f"  {arm:<15} trace+lower {r['trace_lower_s']:.2f} s  XLA compile {r['compile_s']:.2f} s  "
+            f"fusions {r['fusions']}  ops vs plain {extra}"
+        )
     return 0
 
 

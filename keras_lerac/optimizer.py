@@ -505,18 +505,6 @@ class LeRaC(keras.optimizers.Optimizer):
         ratios, factors = self._ratio_tensors()
         return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, ratios, factors)
 
-    def _bucket_rates(self, base_rate) -> list:
-        """Every bucket's rate at the current iteration (scale included), one scalar each."""
-        step = ops.cast(_keras.step_counter(self), "float32")
-        base = ops.cast(base_rate, "float32")
-        curriculum = self._curriculum
-        factors = curriculum.factors or [None] * len(curriculum.start_ratios)
-        return [
-            base
-            * curriculum.multipliers(step, np.float32(ratio), None if factor is None else np.float32(factor))
-            for ratio, factor in zip(curriculum.start_ratios, factors)
-        ]
-
     def _groups(self, grads: list, variables: list) -> list[tuple[list, list]]:
         """`(grads, variables)` of each bucket, in bucket order.
 
@@ -544,28 +532,25 @@ class LeRaC(keras.optimizers.Optimizer):
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
         # A bucket whose gradients were all None was filtered out upstream: it is
         # skipped. Its schedule reads the shared step counter, so it stays in step.
+        rates = self._rate_vector(learning_rate)
         if self._fused_update is not None:  # torch: one _foreach pass over all buckets
-            rates = self._rate_vector(learning_rate)
             self._fused_update(self._optimizers, self._groups(grads, trainable_variables), rates)
         elif self._single_pass:
             # TensorFlow and JAX: Keras' own update loop (its distribution logic
             # included) over all the variables at once; `update_step` hands each to its
             # bucket's optimizer with its bucket's rate (for Adam, its bucket's alpha).
+            if self._adam_alphas:
+                rates = fused.adam_alphas(self._optimizers[0], rates)
             if keras.backend.backend() == "jax":
-                # One scalar per bucket, each computed on its own: XLA compiles a slice of
-                # one shared rate vector per variable 2-3x slower than independent scalars
-                # (benchmarks/profile_compile.py). Same ops, same values, element for element.
-                per_bucket = self._bucket_rates(learning_rate)
-                if self._adam_alphas:
-                    per_bucket = [fused.adam_alphas(self._optimizers[0], rate) for rate in per_bucket]
+                # XLA fuses a bucket's slice into its variables' updates: one kernel for
+                # the rate vector per step. Independent per-bucket scalars would compile
+                # about 2x faster but cost one kernel per bucket in every step
+                # (benchmarks/profile_compile.py; README "Performance").
+                per_bucket = rates
             else:
-                rates = self._rate_vector(learning_rate)
-                if self._adam_alphas:
-                    rates = fused.adam_alphas(self._optimizers[0], rates)
                 per_bucket = ops.unstack(rates, num=len(self._optimizers))
             _keras.base_update_step(LeRaC, self, grads, trainable_variables, per_bucket)
         else:  # each bucket's own batched update (torch's _foreach optimizers)
-            rates = self._rate_vector(learning_rate)
             groups = self._groups(grads, trainable_variables)
             for inner, rate, (bucket_grads, bucket_vars) in zip(
                 self._optimizers, ops.unstack(rates, num=len(self._optimizers)), groups
