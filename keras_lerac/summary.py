@@ -189,9 +189,10 @@ def plan(
         f"schedule={opt.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
+    notes = []
     if opt.suggested_settings:
         chosen = " and ".join(_SUGGESTED[s] for s in opt.suggested_settings)
-        info += f"  ({chosen} suggested for {opt.total_steps} steps)"
+        notes.append(f"({chosen} suggested for {opt.total_steps} steps)")
     decayed = opt.layer_decay is not None
     if decayed:
         info += f"  layer_decay={opt.layer_decay:g}"
@@ -226,6 +227,7 @@ def plan(
     out = [
         title,
         info,
+        *notes,
         "=" * total_width,
         line(headers),
         "-" * total_width,
