@@ -127,6 +127,9 @@ def test_curriculum_off_with_wrapper_options_is_the_plain_optimizer(case):
 def test_save_and_resume_is_exact(case, tmp_path):
     straight = fit(build_model(), lerac(case, 4), run_eagerly=True)
     assert_weights_equal(resumed(case, 4, tmp_path / "m.keras"), straight)
+    # With the curriculum off, a resumed LeRaC run is the plain optimizer's run.
+    plain = fit(build_model(), make(case), run_eagerly=True)
+    assert_weights_equal(resumed(case, 0, tmp_path / "off.keras"), plain)
 
 
 def test_an_unresolvable_optimizer_class_fails_to_load_with_a_clear_error(tmp_path):
