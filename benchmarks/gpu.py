@@ -179,15 +179,11 @@ def run_worker(
     """Measures the arms on the current process' backend; `{"no_gpu": message}` without a GPU."""
     import keras
 
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"worker for {backend} runs on backend {keras.backend.backend()}")
+    header = overhead.worker_header(backend, mode)
     settings = dict(MODES[mode])
     devices = accelerators(backend)
     out = {
-        "backend": backend,
-        "backend_version": overhead.backend_version(backend),
-        "keras_version": keras.__version__,
-        "mode": mode,
+        **header,
         "devices": devices,
         "on_cpu": not devices,
         "precision": precision or "float32",

@@ -461,6 +461,20 @@ def apply_threads(backend: str, threads: int | None) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(1)
 
 
+def worker_header(backend: str, mode: str) -> dict:
+    """The first keys of a worker's report; refuses to run on another backend than `backend`."""
+    import keras
+
+    if keras.backend.backend() != backend:
+        raise RuntimeError(f"worker for {backend} runs on backend {keras.backend.backend()}")
+    return {
+        "backend": backend,
+        "backend_version": backend_version(backend),
+        "keras_version": keras.__version__,
+        "mode": mode,
+    }
+
+
 def backend_version(backend: str) -> str:
     try:
         module = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend])
@@ -702,8 +716,7 @@ def run_worker(
     """Runs every measurement on the current process' backend and returns a dict."""
     import keras
 
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"worker for {backend} runs on backend {keras.backend.backend()}")
+    header = worker_header(backend, mode)
     settings = dict(MODES[mode])
     tiny = settings["tiny"]
     rounds = rounds or settings["rounds"]
@@ -715,10 +728,7 @@ def run_worker(
     extras, notes = optional_modules()
     t0 = time.perf_counter()
     out = {
-        "backend": backend,
-        "backend_version": backend_version(backend),
-        "keras_version": keras.__version__,
-        "mode": mode,
+        **header,
         "rounds": rounds,
         "block_s": block_s,
         "arms_requested": list(arms),

@@ -99,8 +99,7 @@ def run_worker(
     """Every bucket count x optimizer on the current process' backend; returns a dict."""
     import keras
 
-    if keras.backend.backend() != backend:
-        raise RuntimeError(f"worker for {backend} runs on backend {keras.backend.backend()}")
+    header = overhead.worker_header(backend, mode)
     settings = dict(MODES[mode])
     sizes = tuple(sizes or settings["sizes"])
     width = width or settings["width"]
@@ -111,10 +110,7 @@ def run_worker(
     optimizers = tuple(optimizers or settings["optimizers"])
     t0 = time.perf_counter()
     out = {
-        "backend": backend,
-        "backend_version": overhead.backend_version(backend),
-        "keras_version": keras.__version__,
-        "mode": mode,
+        **header,
         "sizes": list(sizes),
         "width": width,
         "rounds": rounds,

@@ -1227,10 +1227,10 @@ def main(argv: list[str] | None = None) -> int:
             "backend": args.backend,
             "threads": args.threads,
         }
-        quiet_log = log
 
-        def log(text: str) -> None:  # noqa: F811 - the same log, plus a heartbeat per run
-            quiet_log(text)
+        def progress(text: str) -> None:
+            """The per-run log line, and the session's heartbeat."""
+            log(text)
             done_now = len(tuning.records) + len(runs.records) - recorded
             beat(output, {**session, "wall_s": round(time.perf_counter() - wall0, 1), "runs_done": done_now})
 
@@ -1238,14 +1238,14 @@ def main(argv: list[str] | None = None) -> int:
         try:
             specs = tuning_specs(design)
             log(f"== tuning: {sum(s not in tuning for s in specs)} of {len(specs)} runs to do")
-            n, failed = run_specs(specs, tuning, output, args.workers, setup, log, limit)
+            n, failed = run_specs(specs, tuning, output, args.workers, setup, progress, limit)
             failures += failed
             limit = None if limit is None else limit - n
             rates = choose_base_rates(design, tuning.records)
             specs = study_specs(design, rates)
             log(f"== study: {sum(s not in runs for s in specs)} of {len(specs)} runs to do")
             if limit is None or limit > 0:
-                _, failed = run_specs(specs, runs, output, args.workers, setup, log, limit)
+                _, failed = run_specs(specs, runs, output, args.workers, setup, progress, limit)
                 failures += failed
         except KeyboardInterrupt:
             status = "interrupted"
@@ -1270,8 +1270,8 @@ def main(argv: list[str] | None = None) -> int:
                 "load_average_end": os.getloadavg(),
             },
         )
-        log = quiet_log  # the session is recorded: no more heartbeats
-        os.remove(os.path.join(output, HEARTBEAT))
+        if os.path.exists(os.path.join(output, HEARTBEAT)):  # absent when nothing ran
+            os.remove(os.path.join(output, HEARTBEAT))
     history = sessions(output)
     meta = {
         "backend": backend,

@@ -387,3 +387,27 @@ def test_recipe_smoke_under_mock_data(tmp_path):
     assert result["backend"] == BACKEND and result["regime"] == "lerac"
     assert 0.0 <= result["test_accuracy"] <= 1.0
     assert len(result["initial_learning_rates"]) == 6  # stem, 4 blocks, head
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="profile_compile.py profiles JAX's compile only")
+def test_profile_compile_splits_trace_and_compile():
+    env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "benchmarks", "profile_compile.py"),
+            "--depth",
+            "2",
+            "--width",
+            "8",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line.split() for line in proc.stdout.splitlines() if "trace+lower" in line]
+    assert [words[0] for words in lines] == ["plain", "plain-schedule", "lerac"]
+    # LeRaC's program: the rate vector, sliced once per variable (2 layers: 6 variables).
+    assert "'stablehlo.slice': 6" in proc.stdout.splitlines()[-1]
