@@ -209,6 +209,9 @@ def main(argv=None, default_dataset: str = "cifar10") -> dict:
 
     import keras
 
+    from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
+
+    avoid_onednn_hang()  # torch on CPU: oneDNN's conv backward hangs on some CPUs (its docstring)
     keras.utils.set_random_seed(args.seed)
     settings = SETTINGS[args.dataset]
     train, test, steps_per_epoch = load_data(args.dataset, args.data_dir, args.limit_steps)

@@ -19,6 +19,7 @@ import numpy as np
 
 from keras_lerac.experiments import data as datasets
 from keras_lerac.experiments import models
+from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
 
 REGIMES = ("conventional", "lerac", "cbs")
 OPTIMIZERS = ("sgd", "adam")
@@ -215,6 +216,7 @@ def compare(
         "std", "mean_wall_time_s"}}, "lerac": the last LeRaC optimizer (or None),
         "data": the data}`.
     """
+    avoid_onednn_hang()
     data = data if data is not None else load_data(settings)
     results: dict = {}
     lerac = None
