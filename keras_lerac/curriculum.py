@@ -46,6 +46,23 @@ SCHEDULES = ("exponential", "linear", "stepwise")
 REACH_TOLERANCE = 1e-6
 
 
+def as_float32(value: float) -> float:
+    """The shortest decimal that rounds to the same float32 as `value`.
+
+    A rate lives on the device as a float32: `SGD(0.1)` holds 0.10000000149..., which
+    the host would otherwise carry into every ratio and logarithm (a stepwise interval
+    one update short, a start rate printed as 1.0000000149e-05). Every rate LeRaC reads
+    or derives on the host goes through this, so it is the number the user wrote and
+    the same float32 on the device.
+
+    Example:
+
+    >>> as_float32(0.10000000149011612), as_float32(1e-4 * 0.1)
+    (0.1, 1e-05)
+    """
+    return float(str(np.float32(value)))
+
+
 def check_schedule(schedule: str) -> str:
     """Returns `schedule` if it names a curriculum, else raises `ValueError`."""
     if schedule not in SCHEDULES:
@@ -141,7 +158,9 @@ def default_update_every(curriculum_steps: int, smallest_ratio: float, factor: f
     `n = ceil(log_factor(1 / smallest_ratio))` updates the lowest bucket reaches the
     base rate, so updates every `K // n` iterations end the climb at (about) `K`.
     """
-    updates = max(1, math.ceil(math.log(1.0 / smallest_ratio) / math.log(factor) - 1e-9))
+    # The tolerance absorbs float32 rounding of the ratio (relative 6e-8), never a real
+    # fraction of an update.
+    updates = max(1, math.ceil(math.log(1.0 / smallest_ratio) / math.log(factor) - 1e-6))
     return max(1, curriculum_steps // updates)
 
 

@@ -17,6 +17,7 @@ from keras_lerac._checks import check_int, check_number
 from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
+    as_float32,
     base_rate_at,
     check_schedule,
     default_update_every,
@@ -186,7 +187,7 @@ class LeRaC(keras.optimizers.Optimizer):
                         "`initial_learning_rates`, or `total_steps` (LeRaC then picks the start "
                         "rates), or `curriculum_steps=0` for no curriculum."
                     )
-                min_learning_rate = suggested_curriculum(self.total_steps)[1] * self._reference
+                min_learning_rate = as_float32(suggested_curriculum(self.total_steps)[1] * self._reference)
                 self._suggested.append("min_learning_rate")
             min_learning_rate = check_number("min_learning_rate", min_learning_rate, optional=True, **bound)
         else:

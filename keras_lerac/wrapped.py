@@ -15,7 +15,7 @@ from keras import ops
 
 from keras_lerac import _keras
 from keras_lerac._checks import check_number
-from keras_lerac.curriculum import LearningRateSchedule, peak_rate
+from keras_lerac.curriculum import LearningRateSchedule, as_float32, peak_rate
 
 # Options that act on all variables at once: they belong on the wrapper, where they see
 # every bucket (a global norm clipped per bucket would not be global).
@@ -68,7 +68,7 @@ def base_rate(optimizer: keras.optimizers.Optimizer) -> float | LearningRateSche
             "keras.optimizers.schedules.LearningRateSchedule (serializable, a function of "
             f"the step). Received: {rate!r}"
         )
-    value = float(ops.convert_to_numpy(rate))
+    value = as_float32(ops.convert_to_numpy(rate))  # 0.1, not the float32 0.10000000149
     if not value > 0:
         raise ValueError(
             f"The wrapped optimizer's learning rate is {value:g}: the base rate must be > 0 "

@@ -143,3 +143,32 @@ def test_rates_at_rejects_what_is_not_a_step(step, error):
     with pytest.raises(error, match="`step` must be an integer >= 0"):
         curriculum.rates_at(step)
     assert curriculum.rates_at(np.int64(5)) == pytest.approx([0.1, 0.1 * 1e-3**0.5])
+
+
+# Issue 16, item 1: the float32-rounded base rate (SGD(0.1) reads 0.10000000149) made the
+# default stepwise interval one update short, so the last bucket reached the base early.
+@pytest.mark.parametrize(
+    "base, lowest, k, interval",
+    [(0.1, 1e-4, 30, 10), (0.1, 1e-6, 100, 20), (0.01, 1e-5, 90, 30), (0.3, 3e-5, 40, 10)],
+)
+def test_stepwise_default_interval_ends_the_climb_at_k(base, lowest, k, interval):
+    import keras
+
+    from keras_lerac import LeRaC
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    opt = LeRaC(keras.optimizers.SGD(base), min_learning_rate=lowest, curriculum_steps=k, schedule="stepwise")
+    opt.build(model.trainable_variables)
+    assert opt.curriculum.update_every == interval
+    assert opt.curriculum.reach_step(opt.curriculum.num_buckets - 1) == k
+    assert opt.learning_rates_at(k - 1)[-1] < base * 0.99
+
+
+def test_base_rate_and_derived_rates_read_as_the_user_wrote_them():
+    import keras
+
+    from keras_lerac import LeRaC
+
+    opt = LeRaC(keras.optimizers.SGD(0.1, momentum=0.9), total_steps=30 * 100)
+    assert (opt.curriculum_steps, opt.min_learning_rate) == (75, 1e-05)
+    assert opt.base_learning_rate == 0.1
