@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Test accuracy of conventional training vs LeRaC vs CBS on real offline data.
 
 Usage::
 
-    KERAS_BACKEND=jax python benchmarks/accuracy.py [--quick|--tiny] [--seeds N]
+    KERAS_BACKEND=jax python -m benchmarks.accuracy [--quick|--tiny] [--seeds N]
         [--epochs E] [--output DIR] [--tasks digits-cnn,digits-mlp,wine-mlp,breast_cancer-mlp]
 
 Runs on the process' Keras backend. Every regime of a task uses the same base
@@ -37,17 +36,11 @@ Regimes:
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from keras_lerac.experiments import models, runner  # noqa: E402
+from benchmarks import report as report_writer
+from keras_lerac.experiments import models, runner
 
 REGIMES = runner.REGIMES
 
@@ -111,7 +104,8 @@ def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=pr
 
 
 def markdown(report: dict) -> str:
-    lines = ["| task | epochs | conventional | LeRaC | CBS |", "|---|---|---|---|---|"]
+    """The accuracy table (`report.table`)."""
+    lines = []
     by_task: dict = {}
     for row in report["results"]:
         by_task.setdefault(row["task"], {})[row["regime"]] = row
@@ -121,10 +115,10 @@ def markdown(report: dict) -> str:
             row = rows.get(regime)
             cells.append("n/a" if row is None else f"{100 * row['mean']:.2f} +- {100 * row['std']:.2f}")
         epochs = next(iter(rows.values()))["epochs"]
-        lines.append(f"| {task} | {epochs} | " + " | ".join(cells) + " |")
-    text = "\n".join(lines) + "\n"
-    text += f"\nTest accuracy (%), mean +- std over {report['seeds']} seeds, backend {report['backend']}.\n"
-    return text
+        lines.append([task, epochs, *cells])
+    legend = f"Test accuracy (%), mean +- std over {report['seeds']} seeds, backend {report['backend']}."
+    columns = ("task", "epochs", "conventional", "LeRaC", "CBS")
+    return report_writer.document(report_writer.table(columns, lines), legend)
 
 
 def main(argv=None) -> int:
@@ -145,15 +139,11 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     report = run(tasks, seeds, MODES[mode]["epoch_scale"], args.epochs)
     report["mode"] = mode
-    report["command"] = " ".join(["benchmarks/accuracy.py", *(argv if argv is not None else sys.argv[1:])])
+    report["command"] = " ".join(["-m benchmarks.accuracy", *(argv if argv is not None else sys.argv[1:])])
+    report["machine"] = report_writer.machine_info()
     report["wall_s"] = time.perf_counter() - start
-    os.makedirs(args.output, exist_ok=True)
-    table = markdown(report)
-    with open(os.path.join(args.output, "accuracy.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(args.output, "accuracy.md"), "w") as f:
-        f.write(f"Command: `KERAS_BACKEND={report['backend']} python {report['command']}`\n\n" + table)
-    print(table)
+    head = f"Command: `KERAS_BACKEND={report['backend']} python {report['command']}`\n\n"
+    report_writer.write(args.output, "accuracy", report, markdown(report), head)
     print(f"total {report['wall_s']:.0f} s; wrote {args.output}/accuracy.json and accuracy.md")
     return 0
 

@@ -1,20 +1,19 @@
-#!/usr/bin/env python
 """ResNet-18 on CIFAR-shaped data on a GPU: LeRaC / plain step time and first epoch.
 
 Usage::
 
-    python benchmarks/gpu.py [--backends jax,torch,tensorflow] [--output DIR]
+    python -m benchmarks.gpu [--backends jax,torch,tensorflow] [--output DIR]
                              [--batch-size 128] [--rounds 12] [--block-seconds 1.0]
                              [--mixed-precision float16|bfloat16] [--arms ARM,...]
                              [--allow-cpu] [--tiny]
 
-One worker process per backend (as `benchmarks/overhead.py`, whose measuring functions
-this script reuses). Each worker first checks that its backend sees a GPU (JAX:
-`jax.devices()`, torch: `torch.cuda.is_available()`, TensorFlow:
-`tf.config.list_physical_devices("GPU")`); a backend that does not is skipped with a
-message, and when no backend sees one the script refuses (exit status 2) unless
-`--allow-cpu` (for smoke tests: the numbers then say nothing about a GPU). TensorFlow's
-pip wheel sees a GPU only as `tensorflow[and-cuda]`; without it TensorFlow is skipped.
+One worker process per backend (as `benchmarks.overhead`; `benchmarks.timing` measures).
+Each worker first checks that its backend sees a GPU (JAX: `jax.devices()`, torch:
+`torch.cuda.is_available()`, TensorFlow: `tf.config.list_physical_devices("GPU")`); a
+backend that does not is skipped with a message, and when no backend sees one the script
+refuses (exit status 2) unless `--allow-cpu` (for smoke tests: the numbers then say
+nothing about a GPU). TensorFlow's pip wheel sees a GPU only as `tensorflow[and-cuda]`;
+without it TensorFlow is skipped.
 
 Model: the ResNet-18 of `benchmarks/recipes/cifar10_resnet18.py` (3x3 stem, 4 stages of
 2 basic blocks, 64-512 channels), on synthetic CIFAR-shaped data (32x32x3 float32
@@ -49,13 +48,12 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-for _path in (ROOT, HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import overhead
+from benchmarks import report as report_writer
+from benchmarks.timing import measure, summarise
+from benchmarks.workers import check_backends, forwarded, spawn_worker, stderr_log, worker_header
 
-import overhead  # noqa: E402
+MODULE = "benchmarks.gpu"
 
 DEFAULT_BACKENDS = ("jax", "torch", "tensorflow")
 ARMS = ("plain", "plain2", "lerac", "lerac-depth")
@@ -96,7 +94,7 @@ MODES = {
 
 
 def recipe():
-    from recipes import cifar10_resnet18
+    from benchmarks.recipes import cifar10_resnet18
 
     return cifar10_resnet18
 
@@ -179,7 +177,7 @@ def run_worker(
     """Measures the arms on the current process' backend; `{"no_gpu": message}` without a GPU."""
     import keras
 
-    header = overhead.worker_header(backend, mode)
+    header = worker_header(backend, mode)
     settings = dict(MODES[mode])
     devices = accelerators(backend)
     out = {
@@ -219,7 +217,7 @@ def run_worker(
             "precision": out["precision"],
         }
         row.update(
-            overhead.measure(
+            measure(
                 lambda arm: make_arm(arm, base, weights),
                 list(arms),
                 lambda s: make_data(s, batch),
@@ -233,7 +231,7 @@ def run_worker(
             )
         )
         row["buckets_by_arm"] = {arm: a["buckets"] for arm, a in row["arms"].items() if a["buckets"]}
-        overhead.summarise(row, TARGETS, CHECKED)
+        summarise(row, TARGETS, CHECKED)
         out["results"].append(row)
         log(
             f"[{backend}] ResNet-18 {out['precision']} batch {batch}: "
@@ -250,18 +248,37 @@ def run_worker(
 
 
 # ---------------------------------------------------------------------- report
+COLUMNS = (
+    "backend",
+    "device",
+    "precision",
+    "batch",
+    "steps x rounds",
+    "plain ms/step",
+    "step target (ref.)",
+    "LeRaC/plain step",
+    "LeRaC-depth/plain step",
+    "1st epoch s plain",
+    "1st epoch target (ref.)",
+    "LeRaC/plain 1st epoch",
+    "LeRaC-depth/plain 1st epoch",
+    "buckets LeRaC / depth",
+)
+LEGEND = report_writer.LEGEND.replace(
+    "`after`: LeRaC with the curriculum over (`curriculum_steps=1`).",
+    "`LeRaC`: the recipe's 10 official buckets; `LeRaC-depth`: one bucket per depth level. "
+    "Targets: the residual CNN's on CPU, for reference.",
+)
+
+
 def markdown(report: dict) -> str:
-    lines = [
-        "| backend | device | precision | batch | steps x rounds | plain ms/step | step target (ref.) "
-        "| LeRaC/plain step | LeRaC-depth/plain step | 1st epoch s plain | 1st epoch target (ref.) "
-        "| LeRaC/plain 1st epoch | LeRaC-depth/plain 1st epoch | buckets LeRaC / depth |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    notes = []
+    """The GPU table, its legend and notes (`report.table`)."""
+    rows, notes = [], []
+    cell = report_writer.ratio_cell
     for worker in report["workers"]:
         backend = worker["backend"]
         if "error" in worker:
-            lines.append(f"| {backend} | ERROR: {worker['error'][:80]} |" + " |" * 12)
+            rows.append(report_writer.error_row(backend, worker["error"]))
             continue
         if "no_gpu" in worker:
             notes.append(worker["no_gpu"])
@@ -271,31 +288,27 @@ def markdown(report: dict) -> str:
             checks, floor, targets = row["checks"], row.get("floor") or {}, row["targets"]
             p = row["arms"]["plain"]
             buckets = row.get("buckets_by_arm", {})
-            lines.append(
-                f"| {backend} | {device} | {row['precision']} | {row['batch_size']} "
-                f"| {row['steps']} x {row['rounds']} | {p['step_ms_median']:.2f} | <= {targets['step']:.2f} "
-                f"| {overhead.ratio_cell(checks.get('step_time'), floor.get('step'))} "
-                f"| {overhead.ratio_cell(checks.get('step_time_depth'), floor.get('step'))} "
-                f"| {p['first_epoch_s']:.2f} | <= {targets['first_epoch']:.2f} "
-                f"| {overhead.ratio_cell(checks.get('first_epoch'), floor.get('first_epoch'))} "
-                f"| {overhead.ratio_cell(checks.get('first_epoch_depth'), floor.get('first_epoch'))} "
-                f"| {buckets.get('lerac', 'n/a')} / {buckets.get('lerac-depth', 'n/a')} |"
+            rows.append(
+                [
+                    backend,
+                    device,
+                    row["precision"],
+                    row["batch_size"],
+                    f"{row['steps']} x {row['rounds']}",
+                    f"{p['step_ms_median']:.2f}",
+                    f"<= {targets['step']:.2f}",
+                    cell(checks.get("step_time"), floor.get("step")),
+                    cell(checks.get("step_time_depth"), floor.get("step")),
+                    f"{p['first_epoch_s']:.2f}",
+                    f"<= {targets['first_epoch']:.2f}",
+                    cell(checks.get("first_epoch"), floor.get("first_epoch")),
+                    cell(checks.get("first_epoch_depth"), floor.get("first_epoch")),
+                    f"{buckets.get('lerac', 'n/a')} / {buckets.get('lerac-depth', 'n/a')}",
+                ]
             )
             if worker.get("on_cpu"):
                 notes.append(f"{backend} ran on the CPU (--allow-cpu): a smoke test, not a GPU measurement.")
-    text = (
-        "\n".join(lines)
-        + "\n\n"
-        + overhead.LEGEND.replace(
-            "`after`: LeRaC with the curriculum over (`curriculum_steps=1`).",
-            "`LeRaC`: the recipe's 10 official buckets; `LeRaC-depth`: one bucket per depth level. "
-            "Targets: the residual CNN's on CPU, for reference.",
-        )
-    )
-    text += "\n"
-    if notes:
-        text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-    return text
+    return report_writer.document(report_writer.table(COLUMNS, rows), LEGEND, notes)
 
 
 # ---------------------------------------------------------------------- driver
@@ -340,14 +353,13 @@ def main(argv=None) -> int:
             block_s=args.block_seconds,
             first_repeats=args.first_repeats,
             arms=arms,
-            log=lambda s: print(s, file=sys.stderr, flush=True),
+            log=stderr_log,
         )
         with open(args.json_out, "w") as f:
             json.dump(result, f, indent=1)
         return 0
-    backends = overhead.check_backends(args.backends)
-    os.makedirs(args.output, exist_ok=True)
-    report = overhead.new_report(__file__, argv, mode, None)
+    backends = check_backends(args.backends)
+    report = report_writer.new_report(MODULE, argv, mode, None)
     start = time.perf_counter()
     options = (
         "tiny",
@@ -361,8 +373,9 @@ def main(argv=None) -> int:
         "arms",
     )
     for backend in backends:
+        os.makedirs(args.output, exist_ok=True)
         path = os.path.join(args.output, f"gpu_{backend}.json")
-        worker = overhead.spawn_worker(__file__, backend, path, overhead.forwarded(args, options))
+        worker = spawn_worker(MODULE, backend, path, forwarded(args, options))
         if "no_gpu" in worker:
             print(worker["no_gpu"], flush=True)
         report["workers"].append(worker)
@@ -376,13 +389,7 @@ def main(argv=None) -> int:
             file=sys.stderr,
         )
         return NO_GPU_STATUS
-    table = markdown(report)
-    with open(os.path.join(args.output, "gpu.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(args.output, "gpu.md"), "w") as f:
-        f.write(overhead.header(report))
-        f.write(table)
-    print(table)
+    report_writer.write(args.output, "gpu", report, markdown(report))
     print(f"total {report['wall_s']:.0f} s; wrote {args.output}/gpu.json and gpu.md")
     return 0 if all("error" not in w for w in report["workers"]) else 1
 

@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Where LeRaC's extra time per step goes: the optimizer update alone, plain vs LeRaC.
 
 Usage::
 
-    python benchmarks/profile_apply.py [--backends tensorflow,jax,torch] [--calls 200]
+    python -m benchmarks.profile_apply [--backends tensorflow,jax,torch] [--calls 200]
         [--output DIR] [--cprofile]
 
 One subprocess per backend. For the overhead benchmark's models (the residual CNN and
@@ -35,11 +34,11 @@ import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-for p in (ROOT, HERE):
-    if p not in sys.path:
-        sys.path.insert(0, p)
+from benchmarks import report as report_writer
+from benchmarks.overhead import CURRICULUM_STEPS, MIN_RATE, base_optimizer, build_model
+from benchmarks.workers import apply_threads, module_command, module_env
+
+MODULE = "benchmarks.profile_apply"
 
 
 def _median_us(fn, calls: int, sync=lambda r: r) -> float:
@@ -57,7 +56,6 @@ def _median_us(fn, calls: int, sync=lambda r: r) -> float:
 
 
 def _make(arm, opt_name, model):
-    from overhead import CURRICULUM_STEPS, MIN_RATE, base_optimizer
 
     from keras_lerac import LeRaC
 
@@ -72,7 +70,6 @@ def profile_one(backend, kind, opt_name, arm, calls, use_cprofile=False) -> dict
     import keras
     import numpy as np
     from keras import ops
-    from overhead import build_model
 
     keras.utils.set_random_seed(0)
     model = build_model(kind)
@@ -179,12 +176,24 @@ def worker(backend, calls, use_cprofile, models, optimizers) -> list[dict]:
     return rows
 
 
+COLUMNS = (
+    "backend",
+    "model",
+    "opt",
+    "buckets",
+    "update us plain",
+    "update us LeRaC",
+    "extra us / bucket",
+    "ops plain",
+    "ops LeRaC",
+    "extra ops / bucket",
+    "notes",
+)
+
+
 def markdown(rows) -> str:
-    lines = [
-        "| backend | model | opt | buckets | update us plain | update us LeRaC | extra us / bucket | "
-        "ops plain | ops LeRaC | extra ops / bucket | notes |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    """The update-cost table (`report.table`)."""
+    lines = []
     for r in rows:
         p, le = r["plain"], r["lerac"]
         note = ""
@@ -195,11 +204,21 @@ def markdown(rows) -> str:
                 f"ENTRY instrs {p['entry_ops']} / {le['entry_ops']}, fusions {p['fusions']} / {le['fusions']}"
             )
         lines.append(
-            f"| {r['backend']} | {r['model']} | {r['optimizer']} | {r['buckets']} | {p['us']:.0f} "
-            f"| {le['us']:.0f} | {r['extra_us_per_bucket']:.1f} | {p['ops']} | {le['ops']} "
-            f"| {r['extra_ops_per_bucket']:.1f} | {note} |"
+            [
+                r["backend"],
+                r["model"],
+                r["optimizer"],
+                r["buckets"],
+                f"{p['us']:.0f}",
+                f"{le['us']:.0f}",
+                f"{r['extra_us_per_bucket']:.1f}",
+                p["ops"],
+                le["ops"],
+                f"{r['extra_ops_per_bucket']:.1f}",
+                note,
+            ]
         )
-    return "\n".join(lines) + "\n"
+    return report_writer.document(report_writer.table(COLUMNS, lines))
 
 
 def main(argv=None) -> int:
@@ -210,13 +229,11 @@ def main(argv=None) -> int:
     parser.add_argument("--optimizers", default="sgd,adam")
     parser.add_argument("--output", default="lerac-results/benchmarks")
     parser.add_argument("--cprofile", action="store_true")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (see overhead.py)")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads per backend")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     models, optimizers = args.models.split(","), args.optimizers.split(",")
-    from overhead import apply_threads, thread_env
-
     if args.worker:
         apply_threads(args.worker, args.threads)
         rows = worker(args.worker, args.calls, args.cprofile, models, optimizers)
@@ -227,9 +244,8 @@ def main(argv=None) -> int:
     rows = []
     for backend in args.backends.split(","):
         path = os.path.join(args.output, f"profile_{backend}.json")
-        cmd = [
-            sys.executable,
-            os.path.abspath(__file__),
+        cmd = module_command(
+            MODULE,
             "--worker",
             backend,
             "--json-out",
@@ -240,25 +256,18 @@ def main(argv=None) -> int:
             args.models,
             "--optimizers",
             args.optimizers,
-        ]
+        )
         if args.cprofile:
             cmd.append("--cprofile")
         if args.threads:
             cmd += ["--threads", str(args.threads)]
-        env = dict(os.environ, KERAS_BACKEND=backend, **thread_env(args.threads))
-        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        proc = subprocess.run(cmd, env=env, stderr=subprocess.PIPE, text=True)
+        proc = subprocess.run(cmd, env=module_env(backend, args.threads), stderr=subprocess.PIPE, text=True)
         if proc.returncode:
             print(proc.stderr[-3000:], file=sys.stderr)
             continue
         with open(path) as f:
             rows.extend(json.load(f))
-    table = markdown(rows)
-    with open(os.path.join(args.output, "profile.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-    with open(os.path.join(args.output, "profile.md"), "w") as f:
-        f.write(table)
-    print(table)
+    report_writer.write(args.output, "profile", rows, markdown(rows))
     for r in rows:
         if "py_calls_per_update" in r["lerac"]:
             print(

@@ -1,10 +1,10 @@
 """JAX only: where LeRaC's first epoch goes, tracing and lowering vs XLA's compile.
 
-`overhead.py` measures the first epoch as a whole; this splits the train step's one-time
+`benchmarks.overhead` measures the first epoch as a whole; this splits the train step's one-time
 cost in two for plain, plain with a runtime rate schedule, and LeRaC, on the same MLP:
 
-    KERAS_BACKEND=jax python benchmarks/profile_compile.py            # 96-layer MLP, SGD
-    KERAS_BACKEND=jax python benchmarks/profile_compile.py --optimizer adam --depth 24
+    KERAS_BACKEND=jax python -m benchmarks.profile_compile            # 96-layer MLP, SGD
+    KERAS_BACKEND=jax python -m benchmarks.profile_compile --optimizer adam --depth 24
 
 It prints one line per arm: trace + lower seconds, XLA compile seconds, and the StableHLO
 op counts that differ from plain. Each arm runs in a fresh process (no warm caches).
@@ -13,11 +13,12 @@ op counts that differ from plain. Each arm runs in a fresh process (no warm cach
 import argparse
 import collections
 import json
-import os
 import re
 import subprocess
 import sys
 import time
+
+from benchmarks.workers import module_command, module_env
 
 ARMS = ("plain", "plain-schedule", "lerac")
 
@@ -78,10 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.arm is not None:
         print(json.dumps(measure(args.arm, args.depth, args.width, args.optimizer)))
         return 0
-    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(module_env("jax"), TF_CPP_MIN_LOG_LEVEL="3")
     results = {}
     for arm in ARMS:
-        command = [sys.executable, __file__, "--arm", arm, "--depth", str(args.depth)]
+        command = module_command("benchmarks.profile_compile", "--arm", arm, "--depth", str(args.depth))
         command += ["--width", str(args.width), "--optimizer", args.optimizer]
         proc = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:

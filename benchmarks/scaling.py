@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """LeRaC / plain step time and first epoch against the number of buckets, on every backend.
 
 Usage::
 
-    python benchmarks/scaling.py [--backends tensorflow,jax,torch] [--tiny]
+    python -m benchmarks.scaling [--backends tensorflow,jax,torch] [--tiny]
                                  [--output DIR] [--sizes 4,16,64,128,256] [--width 32]
                                  [--rounds R] [--block-seconds S] [--steps N]
                                  [--first-repeats F] [--optimizers sgd,adam] [--threads N]
@@ -11,11 +10,12 @@ Usage::
 For each bucket count `n` in `--sizes`, an MLP of `n - 1` hidden Dense(`--width`) layers
 and a head (`mlp_d<n-1>_w<width>`, 64 input features, batch 128, 10 classes): LeRaC
 (default settings, one bucket per depth level, so `n` buckets, curriculum active
-throughout) against the plain optimizer, SGD (momentum 0.9) and Adam, with the
-`plain2` noise floor. Everything is measured as in `benchmarks/overhead.py`, whose
-functions this script reuses: one worker process per backend, interleaved rounds in a
-Williams order, blocks calibrated to about `--block-seconds`, the median of the paired
-ratios with a 95% CI, the first epoch (trace + compile) of each arm.
+throughout) against the plain optimizer, SGD (momentum 0.9) and Adam, with the `plain2`
+noise floor. Everything is measured as in `benchmarks.overhead`, whose models and arms
+this module reuses (`benchmarks.timing` measures): one worker process per backend,
+interleaved rounds in a Williams order, blocks calibrated to about `--block-seconds`,
+the median of the paired ratios with a 95% CI, the first epoch (trace + compile) of each
+arm.
 
 Writes `DIR/scaling.json` (every number), `DIR/scaling.md` (the table) and
 `DIR/scaling.png` (the ratios against the number of buckets, log axis, one line per
@@ -31,13 +31,20 @@ import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-for _path in (ROOT, HERE):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
+from benchmarks import overhead
+from benchmarks import report as report_writer
+from benchmarks.timing import measure
+from benchmarks.workers import (
+    ALL_BACKENDS,
+    apply_threads,
+    check_backends,
+    forwarded,
+    spawn_worker,
+    stderr_log,
+    worker_header,
+)
 
-import overhead  # noqa: E402
+MODULE = "benchmarks.scaling"
 
 SIZES = (4, 16, 64, 128, 256)
 WIDTH = 32
@@ -99,7 +106,7 @@ def run_worker(
     """Every bucket count x optimizer on the current process' backend; returns a dict."""
     import keras
 
-    header = overhead.worker_header(backend, mode)
+    header = worker_header(backend, mode)
     settings = dict(MODES[mode])
     sizes = tuple(sizes or settings["sizes"])
     width = width or settings["width"]
@@ -139,7 +146,7 @@ def run_worker(
                 "batch_size": batch,
             }
             row.update(
-                overhead.measure(
+                measure(
                     lambda arm, base=base, weights=weights, opt_name=opt_name: overhead.make_arm(
                         arm, base, weights, opt_name, extras={}
                     ),
@@ -179,47 +186,59 @@ def run_worker(
 
 
 # ---------------------------------------------------------------------- report
+COLUMNS = (
+    "backend",
+    "opt",
+    "buckets",
+    "model",
+    "steps x rounds",
+    "plain ms/step",
+    "step target",
+    "LeRaC/plain step",
+    "extra us / bucket / step",
+    "1st epoch s plain",
+    "1st epoch target",
+    "LeRaC/plain 1st epoch",
+)
+LEGEND = report_writer.LEGEND + (
+    " Targets past 97 buckets extend the issue's (1.03 per step; first epoch 1.10 up to "
+    "25 buckets, 1.15 beyond). `extra us / bucket / step`: (ratio - 1) x plain step time / "
+    "buckets."
+)
+
+
 def markdown(report: dict) -> str:
-    lines = [
-        "| backend | opt | buckets | model | steps x rounds | plain ms/step | step target "
-        "| LeRaC/plain step | extra us / bucket / step | 1st epoch s plain | 1st epoch target "
-        "| LeRaC/plain 1st epoch |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    notes = []
+    """The scaling table, its legend and notes (`report.table`)."""
+    rows, notes = [], []
     for worker in report["workers"]:
         if "error" in worker:
-            lines.append(f"| {worker['backend']} | ERROR: {worker['error'][:80]} |" + " |" * 10)
+            rows.append(report_writer.error_row(worker["backend"], worker["error"]))
             continue
         for row in worker["results"]:
             checks, floor, targets = row["checks"], row.get("floor") or {}, row["targets"]
             p = row["arms"]["plain"]
-            lines.append(
-                f"| {worker['backend']} | {row['optimizer']} | {row['buckets']} | {row['model_name']} "
-                f"| {row['steps']} x {row['rounds']} | {p['step_ms_median']:.2f} | <= {targets['step']:.2f} "
-                f"| {overhead.ratio_cell(checks.get('step_time'), floor.get('step'))} "
-                f"| {row['extra_us_per_bucket']:.1f} | {p['first_epoch_s']:.2f} "
-                f"| <= {targets['first_epoch']:.2f} "
-                f"| {overhead.ratio_cell(checks.get('first_epoch'), floor.get('first_epoch'))} |"
+            rows.append(
+                [
+                    worker["backend"],
+                    row["optimizer"],
+                    row["buckets"],
+                    row["model_name"],
+                    f"{row['steps']} x {row['rounds']}",
+                    f"{p['step_ms_median']:.2f}",
+                    f"<= {targets['step']:.2f}",
+                    report_writer.ratio_cell(checks.get("step_time"), floor.get("step")),
+                    f"{row['extra_us_per_bucket']:.1f}",
+                    f"{p['first_epoch_s']:.2f}",
+                    f"<= {targets['first_epoch']:.2f}",
+                    report_writer.ratio_cell(checks.get("first_epoch"), floor.get("first_epoch")),
+                ]
             )
             if row["buckets"] != row["buckets_planned"]:
                 notes.append(
                     f"{worker['backend']} {row['model_name']}: {row['buckets']} buckets, "
                     f"not {row['buckets_planned']}"
                 )
-    text = (
-        "\n".join(lines)
-        + "\n\n"
-        + overhead.LEGEND
-        + (
-            " Targets past 97 buckets extend the issue's (1.03 per step; first epoch 1.10 up to "
-            "25 buckets, 1.15 beyond). `extra us / bucket / step`: (ratio - 1) x plain step time / "
-            "buckets.\n"
-        )
-    )
-    if notes:
-        text += "\n" + "\n".join(f"- {n}" for n in notes) + "\n"
-    return text
+    return report_writer.document(report_writer.table(COLUMNS, rows), LEGEND, notes)
 
 
 def plot(report: dict, path: str) -> str:
@@ -317,7 +336,7 @@ def plot(report: dict, path: str) -> str:
 # ---------------------------------------------------------------------- driver
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backends", default=",".join(overhead.ALL_BACKENDS))
+    parser.add_argument("--backends", default=",".join(ALL_BACKENDS))
     parser.add_argument("--tiny", action="store_true", help="2 tiny MLPs, 2 steps, 2 rounds (tests)")
     parser.add_argument("--output", default="lerac-results/benchmarks")
     parser.add_argument("--sizes", default=None, help="bucket counts (full: 4,16,64,128,256)")
@@ -327,7 +346,7 @@ def parse_args(argv=None):
     parser.add_argument("--block-seconds", type=float, default=None, help="target block length (full: 0.3)")
     parser.add_argument("--first-repeats", type=int, default=None, help="first-epoch measurements per arm")
     parser.add_argument("--optimizers", default=None, help="sgd,adam")
-    parser.add_argument("--threads", type=int, default=None, help="intra-op threads (see overhead.py)")
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads per backend")
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--json-out", default=None, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -341,7 +360,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     mode = "tiny" if args.tiny else "full"
     if args.worker:
-        overhead.apply_threads(args.worker, args.threads)
+        apply_threads(args.worker, args.threads)
         result = run_worker(
             args.worker,
             mode,
@@ -352,34 +371,26 @@ def main(argv=None) -> int:
             block_s=args.block_seconds,
             first_repeats=args.first_repeats,
             optimizers=tuple(args.optimizers.split(",")) if args.optimizers else None,
-            log=lambda s: print(s, file=sys.stderr, flush=True),
+            log=stderr_log,
         )
         result["threads"] = args.threads
         with open(args.json_out, "w") as f:
             json.dump(result, f, indent=1)
         return 0
-    backends = overhead.check_backends(args.backends)
+    backends = check_backends(args.backends)
     for n in _ints(args.sizes) or ():
         model_name(n, 1)  # fail early on a bad size
     os.makedirs(args.output, exist_ok=True)
-    report = overhead.new_report(__file__, argv, mode, args.threads)
+    report = report_writer.new_report(MODULE, argv, mode, args.threads)
     start = time.perf_counter()
     options = ("tiny", "sizes", "width", "rounds", "steps", "block_seconds", "first_repeats", "optimizers")
     for backend in backends:
         path = os.path.join(args.output, f"scaling_{backend}.json")
-        worker = overhead.spawn_worker(
-            __file__, backend, path, overhead.forwarded(args, options), args.threads
-        )
+        worker = spawn_worker(MODULE, backend, path, forwarded(args, options), args.threads)
         report["workers"].append(worker)
     report["wall_s"] = time.perf_counter() - start
-    table = markdown(report)
-    with open(os.path.join(args.output, "scaling.json"), "w") as f:
-        json.dump(report, f, indent=1)
-    with open(os.path.join(args.output, "scaling.md"), "w") as f:
-        f.write(overhead.header(report))
-        f.write(table)
+    report_writer.write(args.output, "scaling", report, markdown(report))
     png = plot(report, os.path.join(args.output, "scaling.png"))
-    print(table)
     print(
         f"total {report['wall_s']:.0f} s; wrote {args.output}/scaling.json, scaling.md "
         f"and {os.path.basename(png)}"

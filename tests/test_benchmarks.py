@@ -1,6 +1,5 @@
 """The benchmark harness itself: tiny settings, valid output, no timing assertions."""
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -10,23 +9,11 @@ import keras
 import numpy as np
 import pytest
 
+from benchmarks import accuracy, gpu, overhead, scaling, timing
+from benchmarks.recipes import cifar10_resnet18 as recipe
+
 BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def _load(name, relpath):
-    spec = importlib.util.spec_from_file_location(name, os.path.join(ROOT, relpath))
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-overhead = _load("bench_overhead", "benchmarks/overhead.py")
-scaling = _load("bench_scaling", "benchmarks/scaling.py")
-gpu = _load("bench_gpu", "benchmarks/gpu.py")
-accuracy = _load("bench_accuracy", "benchmarks/accuracy.py")
-recipe = _load("bench_cifar_resnet18", "benchmarks/recipes/cifar10_resnet18.py")
 
 ARM_KEYS = {"first_epoch_s", "first_epoch_s_all", "step_ms", "step_ms_median", "opt_vars", "opt_bytes"}
 
@@ -59,8 +46,8 @@ def _check_row(row, steps):
 def test_round_order_is_a_balanced_williams_design():
     for n in (2, 3, 4, 5, 6):
         arms = [f"a{i}" for i in range(n)]
-        period = overhead.williams_period(n)
-        orders = [overhead.round_order(arms, r) for r in range(period)]
+        period = timing.williams_period(n)
+        orders = [timing.round_order(arms, r) for r in range(period)]
         assert all(sorted(o) == arms for o in orders)
         # Every arm in every position equally often ...
         for pos in range(n):
@@ -72,15 +59,15 @@ def test_round_order_is_a_balanced_williams_design():
             for a, b in zip(o, o[1:]):
                 pairs[a, b] = pairs.get((a, b), 0) + 1
         assert len(pairs) == n * (n - 1) and len(set(pairs.values())) == 1
-        assert overhead.round_order(arms, period) == orders[0]
+        assert timing.round_order(arms, period) == orders[0]
 
 
 def test_median_ci_order_statistics():
     values = list(range(1, 21))  # n = 20: the 6th and 15th values (coverage 95.9%)
-    assert overhead.median_ci(values) == (6, 15)
-    assert overhead.median_ci([3.0, 1.0, 2.0]) == (1.0, 3.0)  # too few: min-max
-    assert overhead.median_ci([2.0]) == (2.0, 2.0)
-    stats = overhead.ratio_stats([1.0, 1.1, 0.9, 1.05, 0.95])
+    assert timing.median_ci(values) == (6, 15)
+    assert timing.median_ci([3.0, 1.0, 2.0]) == (1.0, 3.0)  # too few: min-max
+    assert timing.median_ci([2.0]) == (2.0, 2.0)
+    stats = timing.ratio_stats([1.0, 1.1, 0.9, 1.05, 0.95])
     assert stats["median"] == pytest.approx(1.0) and stats["spread"] == [0.9, 1.1]
 
 
@@ -107,7 +94,7 @@ def test_overhead_worker_tiny_in_process():
     assert row["buckets"] == 7  # tiny CNN: stem conv, BN, one block (4 levels), head
     assert "cbs/plain" in row["ratios"]
     # Every arm is timed once per round, in the Williams order.
-    assert row["orders"] == [overhead.round_order(list(arms), r) for r in range(row["rounds"])]
+    assert row["orders"] == [timing.round_order(list(arms), r) for r in range(row["rounds"])]
     # The same initial weights and optimizer settings: same state size up to a few scalars.
     assert row["checks"]["opt_bytes"]["pass"] and row["checks"]["opt_bytes_after"]["pass"]
     assert overhead.arms_for("mlp", overhead.ARMS, {"add_smoothing": 1, "CurriculumLogger": 1}) == [
@@ -296,8 +283,9 @@ def test_gpu_refuses_without_a_gpu(tmp_path):
     out = gpu.run_worker(BACKEND, "tiny")  # the worker's check, in-process
     assert "no GPU visible" in out["no_gpu"] and out["results"] == []
     proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "benchmarks", "gpu.py"), "--tiny", "--backends", BACKEND]
+        [sys.executable, "-m", "benchmarks.gpu", "--tiny", "--backends", BACKEND]
         + ["--output", str(tmp_path)],
+        cwd=ROOT,
         env=dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2"),
         capture_output=True,
         text=True,
@@ -368,15 +356,16 @@ def test_recipe_smoke_under_mock_data(tmp_path):
     pytest.importorskip("tensorflow_datasets")
     out = tmp_path / "result.json"
     code = (
-        "import sys, keras, tensorflow_datasets as tfds  # the Keras backend first\n"
-        f"sys.path.insert(0, {os.path.join(ROOT, 'benchmarks', 'recipes')!r})\n"
-        "import cifar10_resnet18 as r\n"
+        "import keras, tensorflow_datasets as tfds  # the Keras backend first\n"
+        "from benchmarks.recipes import cifar10_resnet18 as r\n"
         "with tfds.testing.mock_data(num_examples=16):\n"
         "    r.main(['--regime', 'lerac', '--epochs', '1', '--limit-steps', '2', '--width', '4',\n"
         f"            '--blocks-per-stage', '1', '--verbose', '0', '--output', {str(out)!r}])\n"
     )
     env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", ONEDNN_MAX_CPU_ISA="AVX2")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
     assert result["backend"] == BACKEND and result["regime"] == "lerac"
@@ -390,13 +379,15 @@ def test_profile_compile_splits_trace_and_compile():
     proc = subprocess.run(
         [
             sys.executable,
-            os.path.join(ROOT, "benchmarks", "profile_compile.py"),
+            "-m",
+            "benchmarks.profile_compile",
             "--depth",
             "2",
             "--width",
             "8",
         ],
         env=env,
+        cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,

@@ -5,7 +5,6 @@ recorded once with all its factors, that LeRaC runs pair with conventional runs 
 same initial weights, and that a killed or cut-short run is done again on resume.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,20 +14,18 @@ from pathlib import Path
 import keras
 import pytest
 
+from benchmarks import sensitivity as study
+
 BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCRIPT = os.path.join(ROOT, "benchmarks", "sensitivity.py")
-
-spec = importlib.util.spec_from_file_location("bench_sensitivity", SCRIPT)
-study = importlib.util.module_from_spec(spec)
-sys.modules["bench_sensitivity"] = study
-spec.loader.exec_module(study)
 
 
 def _smoke(output):
     env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
     proc = subprocess.run(
-        [sys.executable, SCRIPT, "--smoke", "--quiet", "--backend", BACKEND, "--output", str(output)],
+        [sys.executable, "-m", "benchmarks.sensitivity", "--smoke", "--quiet", "--backend", BACKEND]
+        + ["--output", str(output)],
+        cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
