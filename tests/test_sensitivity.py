@@ -219,3 +219,136 @@ def test_the_committed_study_supports_the_defaults_rule():
     assert not [c for c in cells if c["k_fraction"] <= SUGGESTED_K_FRACTION and lost(c)]
     longer = sorted({c["k_fraction"] for c in cells if c["k_fraction"] > SUGGESTED_K_FRACTION})
     assert any(lost(c) for c in cells if c["k_fraction"] == longer[0])
+
+
+def _controls_smoke(output):
+    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.sensitivity", "--design", "smoke-controls", "--quiet"]
+        + ["--backend", BACKEND, "--output", str(output)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_controls_smoke_pairs_four_regimes_on_one_start(tmp_path):
+    out = tmp_path / "controls"
+    _controls_smoke(out)
+    design = study.smoke_controls_design()
+    runs = [json.loads(line) for line in _lines(out / "runs.jsonl")]
+    tuning = {study.key_of(r, study.TUNE_FIELDS): r for r in map(json.loads, _lines(out / "tuning.jsonl"))}
+    assert len(runs) == len(study.study_specs(design, study.choose_base_rates(design, tuning)))
+    by_seed = {}
+    for record in runs:
+        by_seed.setdefault((study.config_key(record), record["seed"]), []).append(record)
+    k_count = len(design["k_fractions"])
+    for group in by_seed.values():
+        # every regime of a seed: the same initial weights, base rate and batches
+        assert sorted(r["regime"] for r in group) == sorted(
+            ["conventional", *study.CURRICULUM_REGIMES * k_count]
+        )
+        assert len({r["init_hash"] for r in group}) == 1 and len({r["base_lr"] for r in group}) == 1
+        built = {r["regime"]: r for r in group if r["regime"] != "conventional"}
+        # each regime is the optimizer it claims: its schedule and its buckets' start ratios
+        assert {r: built[r]["lerac_schedule"] for r in built} == {
+            "lerac": "exponential",
+            "warmup": "warmup",
+            "anti": "anti",
+        }
+        lerac, warmup, anti = (built[r]["start_ratios"] for r in ("lerac", "warmup", "anti"))
+        assert lerac[0] == 1.0 and lerac[-1] == pytest.approx(1e-4) and lerac == sorted(lerac, reverse=True)
+        assert warmup == pytest.approx([1e-4] * len(lerac))
+        assert anti == lerac[::-1]
+    assert {r["lr_schedule"] for r in runs} == {"cosine", "warmup_cosine"}
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["pending_runs"] == 0 and summary["init_hash_mismatches"] == 0
+    rows = summary["contrasts"]
+    assert len(rows) == len(design["blocks"]) * k_count
+    for row in rows:
+        assert row["init_hash_mismatches"] == 0
+        assert set(row["contrasts"]) == {name for name, _, _ in study.CONTRASTS}
+        for d in row["contrasts"].values():
+            assert d["n"] == len(design["seeds"]) and d["wins"] + d["ties"] + d["losses"] == d["n"]
+    text = (out / "summary.md").read_text()
+    assert "lerac - warmup" in text and "anti - lerac" in text and "warmup_cosine" in text
+    assert not list(out.glob("heatmap_*.png"))
+    assert "== 0 new runs" in _controls_smoke(out)  # resumable as the study is
+
+
+def test_contrasts_pair_each_regime_by_seed():
+    design = study.smoke_controls_design(seeds=3)
+    cfg = design["blocks"][0]["config"]
+    tune = {}
+    for c in study.distinct_configs(design):
+        for rate in design["base_rates"]["sgd"]:
+            record = {**c, "base_lr": rate, "seed": design["tune_seeds"][0], "final_acc": 0.5, "wall_s": 1.0}
+            tune[study.key_of(record, study.TUNE_FIELDS)] = record
+    lr = min(design["base_rates"]["sgd"])
+    cell = design["blocks"][0]["cells"][0]
+    accs = {  # per seed: conventional, lerac, warmup, anti
+        0: (0.80, 0.82, 0.81, 0.70),
+        1: (0.90, 0.90, 0.93, 0.90),
+        2: (0.70, 0.75, 0.70, 0.74),
+    }
+    runs = {}
+    for seed, values in accs.items():
+        for regime, acc in zip(study.REGIMES, values):
+            fields = (None, None, None) if regime == "conventional" else cell
+            record = {**cfg, "base_lr": lr, "regime": regime, "seed": seed, "init_hash": f"h{seed}"}
+            record.update(dict(zip(study.CELL_FIELDS, fields)), final_acc=acc, best_acc=acc)
+            record.update(curriculum_steps=1, num_buckets=3, total_steps=8, wall_s=1.0, diverged=False)
+            runs[study.key_of(record, study.RUN_FIELDS)] = record
+    summary = study.aggregate(design, runs, tune)
+    (row,) = [r for r in summary["contrasts"] if r["label"] == design["blocks"][0]["name"]]
+    d = row["contrasts"]
+    # lerac - warmup per seed: +1, -3, +5 points
+    assert d["lerac - warmup"]["mean"] == pytest.approx(1.0)
+    assert d["lerac - warmup"]["se"] == pytest.approx(4.0 / 3**0.5)
+    assert (d["lerac - warmup"]["wins"], d["lerac - warmup"]["losses"]) == (2, 1)
+    assert d["anti - lerac"]["mean"] == pytest.approx((-12 + 0 - 1) / 3)
+    assert d["warmup - conventional"]["ties"] == 1 and d["lerac - conventional"]["n"] == 3
+    lo, hi = d["lerac - warmup"]["ci95"]
+    assert lo < 1.0 < hi and not d["lerac - warmup"]["significant"]
+    # each regime's cell against conventional, as in the sensitivity study
+    assert {c["regime"] for c in summary["cells"]} == set(study.CURRICULUM_REGIMES)
+    # one seed whose regimes started apart is counted, never silently paired
+    runs[next(k for k, r in runs.items() if r["regime"] == "anti" and r["seed"] == 0)]["init_hash"] = "other"
+    (row,) = [r for r in study.aggregate(design, runs, tune)["contrasts"] if r["label"] == row["label"]]
+    assert row["init_hash_mismatches"] == 1
+    text = study.controls_markdown(
+        {**summary, "meta": {}}, design, {"backend": "x", "sessions": [], "wall_s": 0}
+    )
+    assert "+1.00 ± 2.31" in text
+
+
+def test_controls_design_shape():
+    design = study.controls_design()
+    assert len(design["seeds"]) >= 12 and design["kind"] == "controls"
+    labels = {study.config_label(b["config"]) for b in design["blocks"]}
+    for expected in (
+        "digits mlp d6 w64 sgd cosine 15ep b32",  # the central configuration
+        "digits mlp d12 w64 sgd cosine 15ep b32",
+        "digits mlp d20 w64 sgd cosine 15ep b32",
+        "digits mlp d6 w64 adam cosine 15ep b32",
+        "digits mlp d6 w64 sgd cosine 5ep b32",
+        "digits cnn d3 w16 bn sgd cosine 15ep b32",
+        "iris mlp d6 w64 sgd cosine 40ep b16",
+        "spirals mlp d6 w64 sgd cosine 15ep b32",
+        "wine mlp d6 w64 sgd cosine 40ep b16",
+        "digits mlp d6 w64 sgd warmup_cosine 15ep b32",
+    ):
+        assert expected in labels
+    for block in design["blocks"]:
+        assert [tuple(c) for c in block["cells"]] == [("exponential", k, 1e-4) for k in (0.025, 0.1, 0.2)]
+        assert block["regimes"] == list(study.CURRICULUM_REGIMES)
+    rates = {study.config_key(c): {"base_lr": 0.01} for c in study.distinct_configs(design)}
+    specs = study.study_specs(design, rates)
+    assert len(specs) == len(design["blocks"]) * len(design["seeds"]) * (1 + 3 * 3)
+    assert len({study.key_of(s, study.RUN_FIELDS) for s in specs}) == len(specs)
+    with pytest.raises(ValueError, match="lr_schedule"):
+        study.config(lr_schedule="warmup")

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from benchmarks.report import machine_info
 from benchmarks.sensitivity.design import (
     CONTROLS_OUTPUT,
+    CURRICULUM_REGIMES,
     DEFAULT_BACKEND,
     DEFAULT_OUTPUT,
     RUN_FIELDS,
@@ -212,14 +213,15 @@ def estimate(design: dict, output: str, setup: tuple, log) -> dict:
     rates = {
         config_key(c): {"base_lr": design["base_rates"][c["optimizer"]][0]} for c in distinct_configs(design)
     }
-    total, counts, seen = 0.0, {"tuning": 0, "conventional": 0, "lerac": 0}, set()
+    total, counts, seen = 0.0, {"tuning": 0, "conventional": 0}, set()
     for spec in tuning_specs(design) + study_specs(design, rates):
         kind = "tuning" if spec["split"] == "validation" else spec["regime"]
+        counts[kind] = counts.get(kind, 0) + 1
+        kind = "lerac" if kind in CURRICULUM_REGIMES else kind  # a control costs what LeRaC costs
         program = key_of(spec, [f for f in RUN_FIELDS if f != "seed"]) + spec["split"]
         cost = costs[config_key(spec)][kind]
         total += cost["repeat_s" if program in seen else "first_s"]
         seen.add(program)
-        counts[kind] += 1
     result = {
         "backend": backend,
         "threads": threads,
@@ -375,8 +377,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         + len([s for s in tuning_specs(design) if s not in tuning]),
     }
-    write_report(output, design, runs, tuning, meta)
-    log(f"== {done} new runs ({status}); wrote {output}/summary.json, summary.md and the heat maps")
+    summary = write_report(output, design, runs, tuning, meta)
+    maps = " and the heat maps" if summary["heatmaps"] else ""
+    log(f"== {done} new runs ({status}); wrote {output}/summary.json, summary.md{maps}")
     for failure in failures:
         log(f"FAILED {failure}")
     return 1 if failures else 0
