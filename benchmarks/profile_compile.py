@@ -8,16 +8,20 @@ cost in two for plain, plain with a runtime rate schedule, and LeRaC, on the sam
 
 It prints one line per arm: trace + lower seconds, XLA compile seconds, and the StableHLO
 op counts that differ from plain. Each arm runs in a fresh process (no warm caches).
+`--output DIR` also writes `DIR/profile_compile_<optimizer>.json` and `.md`
+(`benchmarks.report`: the command, the machine, the load average, every arm's numbers).
 """
 
 import argparse
 import collections
 import json
+import os
 import re
 import subprocess
 import sys
 import time
 
+from benchmarks import report as report_writer
 from benchmarks.workers import module_command, module_env
 
 ARMS = ("plain", "plain-schedule", "lerac")
@@ -74,12 +78,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=96)
     parser.add_argument("--width", type=int, default=32)
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    parser.add_argument("--output", default=None, help="also write the results files into this folder")
     parser.add_argument("--arm", choices=ARMS, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.arm is not None:
         print(json.dumps(measure(args.arm, args.depth, args.width, args.optimizer)))
         return 0
     env = dict(module_env("jax"), TF_CPP_MIN_LOG_LEVEL="3")
+    if "keras" not in sys.modules:
+        os.environ["KERAS_BACKEND"] = "jax"  # the machine info reads the backend's version
+    report = report_writer.new_report("benchmarks.profile_compile", argv, "full", None) if args.output else {}
+    start = time.perf_counter()
     results = {}
     for arm in ARMS:
         command = module_command("benchmarks.profile_compile", "--arm", arm, "--depth", str(args.depth))
@@ -91,12 +100,30 @@ def main(argv: list[str] | None = None) -> int:
         results[arm] = json.loads(proc.stdout.strip().splitlines()[-1])
     plain = results["plain"]["ops"]
     print(f"JAX, MLP depth {args.depth} width {args.width}, {args.optimizer}:")
+    rows = []
     for arm, r in results.items():
-        extra = {k: v - plain.get(k, 0) for k, v in r["ops"].items() if v != plain.get(k, 0)}
+        r["ops_vs_plain"] = {k: v - plain.get(k, 0) for k, v in r["ops"].items() if v != plain.get(k, 0)}
         print(
             f"  {arm:<15} trace+lower {r['trace_lower_s']:.2f} s  XLA compile {r['compile_s']:.2f} s  "
-            f"fusions {r['fusions']}  ops vs plain {extra}"
+            f"fusions {r['fusions']}  ops vs plain {r['ops_vs_plain']}"
         )
+        rows.append(
+            [arm, f"{r['trace_lower_s']:.2f}", f"{r['compile_s']:.2f}", r["fusions"], r["ops_vs_plain"]]
+        )
+    if args.output:
+        report.update(
+            depth=args.depth,
+            width=args.width,
+            optimizer=args.optimizer,
+            arms=results,
+            wall_s=time.perf_counter() - start,
+        )
+        columns = ("arm", "trace + lower s", "XLA compile s", "fusions", "StableHLO ops vs plain")
+        title = (
+            f"JAX, MLP depth {args.depth} width {args.width}, {args.optimizer}; each arm in a fresh process."
+        )
+        text = report_writer.document(report_writer.table(columns, rows), title)
+        report_writer.write(args.output, f"profile_compile_{args.optimizer}", report, text, echo=False)
     return 0
 
 

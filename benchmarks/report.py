@@ -124,11 +124,11 @@ def header(report: dict) -> str:
     )
 
 
-def write(output: str, name: str, report, text: str, head: str | None = None) -> list[str]:
+def write(output: str, name: str, report, text: str, head: str | None = None, echo: bool = True) -> list[str]:
     """Writes `output/NAME.json` (`report`) and `output/NAME.md` (`head` + `text`); prints `text`.
 
     Returns the two paths. `head` defaults to `header(report)` for a driver's report
-    (a dict with `machine`); pass `""` for none.
+    (a dict with `machine`); pass `""` for none. `echo=False`: nothing printed.
     """
     os.makedirs(output, exist_ok=True)
     if head is None:
@@ -138,5 +138,6 @@ def write(output: str, name: str, report, text: str, head: str | None = None) ->
         json.dump(report, f, indent=1)
     with open(paths[1], "w") as f:
         f.write(head + text)
-    print(text)
+    if echo:
+        print(text)
     return paths

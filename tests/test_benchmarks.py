@@ -374,7 +374,7 @@ def test_recipe_smoke_under_mock_data(tmp_path):
 
 
 @pytest.mark.skipif(BACKEND != "jax", reason="profile_compile.py profiles JAX's compile only")
-def test_profile_compile_splits_trace_and_compile():
+def test_profile_compile_splits_trace_and_compile(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3")
     proc = subprocess.run(
         [
@@ -385,6 +385,8 @@ def test_profile_compile_splits_trace_and_compile():
             "2",
             "--width",
             "8",
+            "--output",
+            str(tmp_path),
         ],
         env=env,
         cwd=ROOT,
@@ -397,3 +399,8 @@ def test_profile_compile_splits_trace_and_compile():
     assert [words[0] for words in lines] == ["plain", "plain-schedule", "lerac"]
     # LeRaC's program: the rate vector, sliced once per variable (2 layers: 6 variables).
     assert "'stablehlo.slice': 6" in proc.stdout.splitlines()[-1]
+    # the results file carries the same numbers, the command and the machine
+    report = json.loads((tmp_path / "profile_compile_sgd.json").read_text())
+    assert report["arms"]["lerac"]["ops_vs_plain"]["stablehlo.slice"] == 6
+    assert {"command", "machine", "loadavg_start", "wall_s"} <= set(report)
+    assert "| lerac |" in (tmp_path / "profile_compile_sgd.md").read_text()
