@@ -1,0 +1,295 @@
+"""README's benchmark figures against the committed results files they come from.
+
+Each test reads one results file under `benchmarks/results/`, recomputes the figures the
+README quotes from it, and finds them in README's text. A re-run that changes a figure
+(or a README edit that drifts from its file) fails here until the two agree again. No
+training, no timing: the files are read as they are committed.
+"""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def section(title: str) -> str:
+    """README's section `## title`, up to the next `## ` heading."""
+    start = README.index(f"\n## {title}\n")
+    end = README.find("\n## ", start + 1)
+    return README[start : end if end > 0 else None]
+
+
+def flat(text: str) -> str:
+    """Text with line breaks and indentation collapsed (so sentences match across lines),
+    and the typographic minus as an ASCII one."""
+    return re.sub(r"\s+", " ", text).replace("\u2212", "-")
+
+
+def load(relpath: str) -> dict:
+    return json.loads((RESULTS / relpath).read_text(encoding="utf-8"))
+
+
+def span(values, digits: int) -> str:
+    return f"{min(values):.{digits}f}-{max(values):.{digits}f}"
+
+
+def expect(text: str, *figures: str) -> None:
+    body = flat(text)
+    missing = [f for f in figures if flat(f) not in body]
+    assert not missing, f"README does not say (or no longer says) what the results file says: {missing}"
+
+
+def table_rows(text: str, header_start: str) -> list[list[str]]:
+    """The cells of the markdown table whose header row starts with `header_start`."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header_start))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+# ----------------------------------------------------------------------------- overhead
+OVERHEAD_MODELS = {"residual CNN (15)": "resnet_small", "24-layer MLP (25)": "mlp_d24_w64"}
+OVERHEAD_MODELS["96-layer MLP (97)"] = "mlp_d96_w32"
+BACKENDS = {"TensorFlow": "tensorflow", "JAX": "jax", "torch": "torch"}
+
+
+def _overhead_rows() -> dict:
+    report = load("overhead/overhead.json")
+    return {
+        (worker["backend"], row["model_name"], row["optimizer"]): row
+        for worker in report["workers"]
+        for row in worker["results"]
+    }
+
+
+def _ratio(text: str) -> float:
+    return float(re.match(r"\**([0-9.]+)", text).group(1))
+
+
+def test_performance_table_is_the_overhead_results_file():
+    rows = _overhead_rows()
+    table = table_rows(section("Performance"), "| backend | model (buckets) |")
+    assert len(table) == 9
+    for backend, model, sgd, adam, step_target, first, first_target in table:
+        for opt, cell in (("sgd", sgd), ("adam", adam)):
+            row = rows[(BACKENDS[backend], OVERHEAD_MODELS[model], opt)]
+            check = row["checks"]["step_time"]
+            assert f"{_ratio(cell):.3f}" == f"{check['value']:.3f}", (backend, model, opt)
+            assert step_target == f"<= {check['target']:.2f}"
+            assert cell.startswith("**") == (not check["pass"]), (backend, model, opt, "bold = a miss")
+            ci = re.search(r"CI ([0-9.]+)-([0-9.]+)", cell)
+            if ci:
+                assert [float(v) for v in ci.groups()] == [round(v, 2) for v in check["ci"]]
+        for opt, cell in zip(("sgd", "adam"), first.split(" / ")):
+            check = rows[(BACKENDS[backend], OVERHEAD_MODELS[model], opt)]["checks"]["first_epoch"]
+            assert f"{_ratio(cell):.2f}" == f"{check['value']:.2f}", (backend, model, opt, "first epoch")
+            assert cell.startswith("**") == (not check["pass"]), (backend, model, opt, "first epoch bold")
+            assert first_target == f"<= {check['target']:.2f}"
+
+
+def test_performance_text_is_the_overhead_results_file():
+    report = load("overhead/overhead.json")
+    rows = _overhead_rows()
+    checks = [row["checks"] for row in rows.values()]
+    passed = sum(c["step_time"]["pass"] for c in checks)
+    floors = {key: row["floor"]["step"]["ci"] for key, row in rows.items()}
+    noisy = [
+        ci for (b, m, _), ci in floors.items() if (b == "tensorflow" and "mlp" in m) or m == "mlp_d96_w32"
+    ]
+    noisy_keys = {k for k in floors if (k[0] == "tensorflow" and "mlp" in k[1]) or k[1] == "mlp_d96_w32"}
+    tf_cnn = [ci for (b, m, _), ci in floors.items() if b == "tensorflow" and m == "resnet_small"]
+    rest = [
+        ci
+        for k, ci in floors.items()
+        if k not in noisy_keys and not (k[0] == "tensorflow" and k[1] == "resnet_small")
+    ]
+
+    def after(backend):
+        return [row["checks"]["step_time_after"]["value"] for (b, _, _), row in rows.items() if b == backend]
+
+    torch24 = rows[("torch", "mlp_d24_w64", "sgd")]["checks"]["step_time"]
+    torch96 = rows[("torch", "mlp_d96_w32", "adam")]["checks"]["step_time"]
+    expect(
+        section("Performance"),
+        f"{report['wall_s'] / 60:.1f} min; every figure of this table",
+        f"load average {report['loadavg_start'][0]:.1f} at the start",
+        f"**Step time: {passed} of {len(checks)} within target**",
+        f"spans {span([v for ci in noisy for v in ci], 2)} on TensorFlow's MLPs and JAX's 96-layer MLP, "
+        f"{span([v for ci in tf_cnn for v in ci], 2)} on TensorFlow's CNN and "
+        f"{span([v for ci in rest for v in ci], 2)} elsewhere",
+        f"MLP with SGD** ({torch24['value']:.3f}, CI {torch24['ci'][0]:.3f}-{torch24['ci'][1]:.3f}",
+        f"its 96-layer Adam, {torch96['value']:.3f}, CI {torch96['ci'][0]:.3f}-{torch96['ci'][1]:.3f}",
+        f"TensorFlow {span(after('tensorflow'), 2)}, JAX {span(after('jax'), 2)}, "
+        f"torch {span(after('torch'), 2)}",
+    )
+    extra = {c["opt_bytes"]["value"] for c in checks} | {c["opt_bytes_after"]["value"] for c in checks}
+    assert len(extra) == 1
+    expect(section("Performance"), f"plain's bytes + {extra.pop()} (the `rate_scale` scalar")
+
+
+# ----------------------------------------------------------------------------- scaling
+def test_scaling_text_is_the_scaling_results_file():
+    report = load("scaling/scaling.json")
+    rows = [(w["backend"], row) for w in report["workers"] for row in w["results"]]
+
+    def values(backends, field, opt=None, min_buckets=0):
+        out = []
+        for backend, row in rows:
+            if (
+                backend in backends
+                and (opt is None or row["optimizer"] == opt)
+                and row["buckets"] >= min_buckets
+            ):
+                out.append(row["checks"][field]["value"])
+        return out
+
+    floors = [v for b, row in rows if b in ("tensorflow", "jax") for v in row["floor"]["step"]["ci"]]
+    torch_us = [row["extra_us_per_bucket"] for b, row in rows if b == "torch"]
+    expect(
+        section("Performance"),
+        f"12 rounds, same machine, {report['wall_s'] / 60:.1f} min",
+        f"TensorFlow and JAX ({span(values(('tensorflow', 'jax'), 'step_time'), 2)}; "
+        f"the floor {span(floors, 2)})",
+        f"{span(values(('torch',), 'step_time'), 2)} on torch",
+        f"{min(torch_us):.0f}-{max(torch_us):.0f} us a bucket, shrinks",
+        f"{span(values(('jax',), 'first_epoch', 'sgd', 16), 1)} x for SGD and "
+        f"{span(values(('jax',), 'first_epoch', 'adam', 16), 1)} x for Adam",
+        f"reads {span(values(('tensorflow',), 'first_epoch', 'sgd'), 2)} for SGD at every size and "
+        f"{span(values(('tensorflow',), 'first_epoch', 'adam'), 2)} for Adam",
+    )
+
+
+# ----------------------------------------------------------------------------- the study
+def _study():
+    summary = load("sensitivity/summary.json")
+    rates = {json.dumps(c["config"], sort_keys=True): c.get("base_lr") for c in summary["configs"]}
+    fields = summary["configs"][0]["config"].keys()
+    cells = [
+        c
+        for c in summary["cells"]
+        if c.get("regime", "lerac") == "lerac"
+        and c["base_lr"] == rates[json.dumps({f: c[f] for f in fields}, sort_keys=True)]
+    ]
+    return summary, cells
+
+
+def _lost(cell):
+    return cell["diff_final_se"] and cell["diff_final"] < -2 * cell["diff_final_se"]
+
+
+def _gained(cell):
+    return cell["diff_final_se"] and cell["diff_final"] > 2 * cell["diff_final_se"]
+
+
+def _name(cell):
+    return (cell["data"], cell["model"], cell["depth"], cell["residual"], cell["norm"], cell["optimizer"])
+
+
+def _at(cells, k, ratio=1e-4, schedule="exponential", **config):
+    return [
+        c
+        for c in cells
+        if c["k_fraction"] == k
+        and c["start_ratio"] == ratio
+        and c["schedule"] == schedule
+        and all(c[f] == v for f, v in config.items())
+    ]
+
+
+CENTRAL = {"data": "digits", "model": "mlp", "residual": False, "norm": False, "optimizer": "sgd"}
+CENTRAL.update(lr_schedule="cosine", epochs=15)
+
+
+def test_when_to_use_is_the_sensitivity_study():
+    summary, cells = _study()
+    text = section("When to use LeRaC")
+    hours = summary["meta"]["wall_s"] / 3600
+    runs = summary["runs"] + summary["tuning_runs"]
+    seeds = {c["n"] for c in cells}
+    assert len(seeds) == 1
+    (d20_long,) = _at(cells, 0.2, **{**CENTRAL, "depth": 20})
+    (d20_rule,) = _at(cells, 0.025, **{**CENTRAL, "depth": 20})
+    # the rule's cell on the configurations that train stably (not the plain d12/d20, not iris)
+    unstable = {("digits", "mlp", 12, False, False, "sgd"), ("digits", "mlp", 20, False, False, "sgd")}
+    unstable.add(("iris", "mlp", 6, False, False, "sgd"))
+    stable = [c for c in _at(cells, 0.025) if _name(c) not in unstable]
+    mean = sum(c["diff_final"] for c in stable) / len(stable)
+    short = [c for c in cells if c["k_fraction"] <= 0.025]
+    lost10 = sum(map(bool, map(_lost, _at(cells, 0.1))))
+    lost10_any = len(
+        {_name(c) + (c["epochs"], c["lr_schedule"]) for c in cells if c["k_fraction"] == 0.1 and _lost(c)}
+    )
+    lost20 = [c for c in _at(cells, 0.2) if _lost(c)]
+    by = {(c["data"], c["epochs"], c["optimizer"]): c["diff_final"] for c in lost20}
+    expect(
+        text,
+        f"{len(summary['configs'])} small configurations",
+        f"{seeds.pop()} seeds per cell paired by initial weights; {runs:,} runs, {hours:.2f} h",
+        f"(+{d20_long['diff_final']:.1f} ± {d20_long['diff_final_se']:.1f} at K = 20 %, "
+        f"+{d20_rule['diff_final']:.1f} ± {d20_rule['diff_final_se']:.1f} with the defaults)",
+        f"none of the study's {len(short)} cells lost more than 2 standard errors",
+        f"({sum(map(bool, map(_gained, short)))} of them gained "
+        f"+{min(c['diff_final'] for c in short if _gained(c)):.1f} to "
+        f"+{max(c['diff_final'] for c in short if _gained(c)):.1f}",
+        f"the {len(stable)} stable configurations read {min(c['diff_final'] for c in stable):.2f} to "
+        f"+{max(c['diff_final'] for c in stable):.2f} points, mean {mean:+.2f}",
+        f"K = 10 % lost in {lost10} configurations ({lost10_any} at some start ratio), "
+        f"K = 20 % in {len(lost20)}",
+        f"{by[('spirals', 15, 'sgd')]:.1f} points on spirals, "
+        f"{by[('digits', 5, 'sgd')]:.1f} on a 5-epoch run, "
+        f"{by[('wine', 40, 'sgd')]:.1f} on wine (320 steps), {by[('digits', 15, 'adam')]:.1f} with Adam",
+    )
+    assert not [c for c in short if _lost(c)]
+
+
+def test_every_results_file_the_docs_cite_is_committed():
+    cited = set()
+    for doc in DOCS:
+        cited |= set(re.findall(r"benchmarks/results/[\w./-]+", doc.read_text(encoding="utf-8")))
+    assert cited
+    # what the docs name as not results (git ignores them): the log, caches, initial weights
+    ignored = ("run.log", "/cache", "/init", "/estimate-scratch")
+    missing = sorted(p for p in cited if not (ROOT / p.rstrip(".")).exists() and not p.endswith(ignored))
+    assert not missing, f"cited but not committed: {missing}"
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/benchmarks.md", "docs/sensitivity.md"])
+def test_no_benchmark_is_run_by_path(doc):
+    """The harnesses are modules of the `benchmarks` package: `python -m benchmarks.NAME`."""
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    assert not re.findall(r"python3? benchmarks/(?!recipes/)\w+\.py", text)
+
+
+# ----------------------------------------------------------------------------- compile
+def test_compile_figures_are_the_profile_compile_results_file():
+    report = load("profile_compile/profile_compile_sgd.json")
+    arms = report["arms"]
+    plain, schedule, lerac = arms["plain"], arms["plain-schedule"], arms["lerac"]
+    rows = _overhead_rows()
+    torch_first = [row["arms"]["plain"]["first_epoch_s"] for (b, _, _), row in rows.items() if b == "torch"]
+    tf96 = rows[("tensorflow", "mlp_d96_w32", "sgd")]["checks"]["first_epoch"]["value"]
+    torch24_after = rows[("torch", "mlp_d24_w64", "sgd")]["checks"]["step_time_after"]["value"]
+    assert (report["depth"], report["width"], report["optimizer"]) == (96, 32, "sgd")
+    expect(
+        section("Performance"),
+        f"at load average {report['loadavg_start'][0]:.1f}, so every second is long",
+        f"take {plain['trace_lower_s']:.2f} s plain vs {lerac['trace_lower_s']:.2f} s LeRaC, "
+        f"XLA's compile {plain['compile_s']:.2f} s vs {lerac['compile_s']:.2f} s",
+        f"compiles as fast as plain ({schedule['compile_s']:.2f} s)",
+        f"({lerac['ops_vs_plain']['stablehlo.slice']} of each; "
+        f"{lerac['fusions']} fusions vs {plain['fusions']})",
+        f"96-layer SGD first epoch ({tf96:.2f})",
+        f"first epochs ({min(torch_first):.1f}-{max(torch_first):.1f} s long)",
+        f"(about {100 * (torch24_after - 1):.1f} % on the 24-layer MLP)",
+    )
+    assert lerac["ops_vs_plain"]["stablehlo.reshape"] == lerac["ops_vs_plain"]["stablehlo.slice"]
