@@ -293,3 +293,35 @@ def test_compile_figures_are_the_profile_compile_results_file():
         f"(about {100 * (torch24_after - 1):.1f} % on the 24-layer MLP)",
     )
     assert lerac["ops_vs_plain"]["stablehlo.reshape"] == lerac["ops_vs_plain"]["stablehlo.slice"]
+
+
+# ----------------------------------------------------------------------------- accuracy
+ACCURACY_TASKS = {
+    "digits (`digits_cnn`)": "digits-cnn",
+    "digits (`digits_mlp`)": "digits-mlp",
+    "wine, scikit-learn (`mlp_d3_w64`)": "wine-mlp",
+    "breast cancer, scikit-learn (`mlp_d3_w64`)": "breast_cancer-mlp",
+}
+
+
+def test_results_table_is_the_accuracy_results_file():
+    report = load("accuracy/accuracy.json")
+    rows = {(r["task"], r["regime"]): r for r in report["results"]}
+    text = section("Results")
+    table = table_rows(text, "| task (model) |")
+    assert {ACCURACY_TASKS[row[0]] for row in table} == {task for task, _ in rows}
+    for task_cell, epochs, *cells in table:
+        task = ACCURACY_TASKS[task_cell]
+        for regime, cell in zip(("conventional", "lerac", "cbs"), cells):
+            row = rows.get((task, regime))
+            expected = "n/a" if row is None else f"{100 * row['mean']:.2f} +- {100 * row['std']:.2f}"
+            assert cell == expected, (task, regime)
+            if row is not None:
+                assert epochs == str(row["epochs"])
+    minutes, seconds = divmod(round(report["wall_s"]), 60)
+    expect(
+        text,
+        f"mean +- std over {report['seeds']} seeds, {report['backend']} backend",
+        f"({minutes} min {seconds} s on the 2-core VM",
+        "benchmarks/results/accuracy/accuracy.json",
+    )

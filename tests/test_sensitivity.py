@@ -20,10 +20,10 @@ BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def _smoke(output):
+def _smoke(output, design="smoke"):
     env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sensitivity", "--smoke", "--quiet", "--backend", BACKEND]
+        [sys.executable, "-m", "benchmarks.sensitivity", "--design", design, "--quiet", "--backend", BACKEND]
         + ["--output", str(output)],
         cwd=ROOT,
         env=env,
@@ -222,18 +222,7 @@ def test_the_committed_study_supports_the_defaults_rule():
 
 
 def _controls_smoke(output):
-    env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=ROOT)
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.sensitivity", "--design", "smoke-controls", "--quiet"]
-        + ["--backend", BACKEND, "--output", str(output)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    return proc.stdout
+    return _smoke(output, "smoke-controls")
 
 
 def test_controls_smoke_pairs_four_regimes_on_one_start(tmp_path):
