@@ -252,6 +252,14 @@ def test_when_to_use_is_the_sensitivity_study():
     assert not [c for c in short if _lost(c)]
 
 
+# Results the docs name before they exist, each with why. When one lands, this test fails
+# until its entry goes: the figures quoted from it then come under the tests above.
+PENDING = {
+    "benchmarks/results/accuracy": "README Results: the accuracy run, to be re-run on a quiet machine",
+    "benchmarks/results/controls": "docs/sensitivity.md: the study with controls, running",
+}
+
+
 def test_every_results_file_the_docs_cite_is_committed():
     cited = set()
     for doc in DOCS:
@@ -259,8 +267,16 @@ def test_every_results_file_the_docs_cite_is_committed():
     assert cited
     # what the docs name as not results (git ignores them): the log, caches, initial weights
     ignored = ("run.log", "/cache", "/init", "/estimate-scratch")
-    missing = sorted(p for p in cited if not (ROOT / p.rstrip(".")).exists() and not p.endswith(ignored))
+    missing = sorted(
+        p
+        for p in cited
+        if not (ROOT / p.rstrip(".")).exists()
+        and not p.endswith(ignored)
+        and not p.rstrip("/.").startswith(tuple(PENDING))
+    )
     assert not missing, f"cited but not committed: {missing}"
+    landed = [p for p in PENDING if (ROOT / p).exists()]
+    assert not landed, f"results now committed: take {landed} out of PENDING and test their figures"
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/benchmarks.md", "docs/sensitivity.md"])
@@ -305,9 +321,17 @@ ACCURACY_TASKS = {
 
 
 def test_results_table_is_the_accuracy_results_file():
-    report = load("accuracy/accuracy.json")
-    rows = {(r["task"], r["regime"]): r for r in report["results"]}
+    """README quotes the accuracy table only beside its committed file, and then as the file says."""
     text = section("Results")
+    path = RESULTS / "accuracy" / "accuracy.json"
+    if "| task (model) |" not in text:
+        # no table: no accuracy figure either, only the command that would make the file
+        assert not re.search(r"\d+\.\d\d \+- \d+\.\d\d", text)
+        assert "--output benchmarks/results/accuracy" in text
+        return
+    report = load("accuracy/accuracy.json")
+    assert path.exists()
+    rows = {(r["task"], r["regime"]): r for r in report["results"]}
     table = table_rows(text, "| task (model) |")
     assert {ACCURACY_TASKS[row[0]] for row in table} == {task for task, _ in rows}
     for task_cell, epochs, *cells in table:
@@ -318,10 +342,4 @@ def test_results_table_is_the_accuracy_results_file():
             assert cell == expected, (task, regime)
             if row is not None:
                 assert epochs == str(row["epochs"])
-    minutes, seconds = divmod(round(report["wall_s"]), 60)
-    expect(
-        text,
-        f"mean +- std over {report['seeds']} seeds, {report['backend']} backend",
-        f"({minutes} min {seconds} s on the 2-core VM",
-        "benchmarks/results/accuracy/accuracy.json",
-    )
+    expect(text, f"mean +- std over {report['seeds']} seeds", "benchmarks/results/accuracy/accuracy.json")
