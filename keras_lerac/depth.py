@@ -16,6 +16,7 @@ Layers that read only the shape of their input (`SHAPE_ONLY_LAYERS`, e.g. KerasH
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from collections.abc import Sequence
@@ -26,7 +27,15 @@ import keras
 from keras_lerac import _keras
 from keras_lerac._checks import check_int
 
-__all__ = ["SHAPE_ONLY_LAYERS", "depth_buckets", "group_levels", "layer_depths", "resolve_bucket_specs"]
+__all__ = [
+    "SHAPE_ONLY_LAYERS",
+    "Buckets",
+    "assign",
+    "depth_buckets",
+    "group_levels",
+    "layer_depths",
+    "resolve_bucket_specs",
+]
 
 # Registered names (`keras.saving.get_registered_name`) of layers whose output depends on
 # the shape of their input only. Add a name to have your own layer treated the same.
@@ -195,7 +204,15 @@ def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[li
                             curriculum_steps=500, buckets=buckets)
     ```
     """
-    num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
+    owners = _model_owners(model, check_int("num_buckets", num_buckets, minimum=1, optional=True))
+    buckets: list[list] = [[] for _ in range(max(b for b, _ in owners.values()) + 1)]
+    for v in model.trainable_variables:
+        buckets[owners[id(v)][0]].append(v)
+    return buckets
+
+
+def _model_owners(model: keras.Model, num_buckets: int | None) -> dict[int, tuple[int, str]]:
+    """`{id(variable): (bucket, name of its layer)}` for every trainable variable of `model`."""
     pairs = layer_depths(model)
     trainable = model.trainable_variables
     if not trainable:
@@ -204,21 +221,18 @@ def depth_buckets(model: keras.Model, num_buckets: int | None = None) -> list[li
     level_of = {d: i for i, d in enumerate(levels)}
     bucket_of_level = group_levels(len(levels), num_buckets)
     trained = {id(v) for v in trainable}
-    bucket_of_var: dict[int, int] = {}
+    owners: dict[int, tuple[int, str]] = {}
     for layer, d in pairs:
         for v in trained_weights(layer, trained):
-            bucket_of_var.setdefault(id(v), bucket_of_level[level_of[d]])
-    missing = [v.path for v in trainable if id(v) not in bucket_of_var]
+            owners.setdefault(id(v), (bucket_of_level[level_of[d]], layer.name))
+    missing = [v.path for v in trainable if id(v) not in owners]
     if missing:
         raise ValueError(
             f"These trainable variables of {model.name!r} belong to no layer in the "
             f"model's graph, so they have no depth: {missing}. Pass the buckets "
             "explicitly: LeRaC(..., buckets=[...])."
         )
-    buckets: list[list] = [[] for _ in range(max(bucket_of_level) + 1)]
-    for v in trainable:
-        buckets[bucket_of_var[id(v)]].append(v)
-    return buckets
+    return owners
 
 
 def path_groups(variables: Sequence[Any]) -> list[int]:
@@ -315,3 +329,110 @@ def resolve_bucket_specs(specs: Sequence[Sequence[Any]], variables: Sequence[Any
             "patterns (each must fullmatch a `variable.path`)."
         )
     return assignment
+
+
+def _layer_of_path(variable: Any) -> str:
+    """The layer part of a variable's path (`block1_conv/kernel` -> `block1_conv`)."""
+    path = getattr(variable, "path", variable.name)
+    return path.rsplit("/", 1)[0] if "/" in path else path
+
+
+@dataclasses.dataclass(frozen=True)
+class Buckets:
+    """The depth buckets: each bucket's variables and the names of its layers.
+
+    Made once by `assign` when the optimizer is built; the optimizer routes the step by
+    it, and the plan, the logger and the plots read the layer names from it (never the
+    graph again).
+
+    Args:
+        variables: Each bucket's variables, bucket 0 nearest the input first.
+        layers: Each bucket's layer names, in order, without repeats.
+        assignment: The bucket of each variable, by position in the list it was
+            assigned from (what a saved config stores).
+    """
+
+    variables: tuple[tuple[Any, ...], ...]
+    layers: tuple[tuple[str, ...], ...]
+    assignment: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.variables)
+
+    @property
+    def positions(self) -> list[list[int]]:
+        """Each bucket's positions in the assigned list."""
+        return [[i for i, b in enumerate(self.assignment) if b == j] for j in range(len(self))]
+
+
+def _make_buckets(var_list: Sequence[Any], assignment: Sequence[int], names: Sequence[str]) -> Buckets:
+    count = max(assignment) + 1 if assignment else 0
+    if sorted(set(assignment)) != list(range(count)):
+        raise ValueError(
+            f"Bucket assignment {list(assignment)} skips bucket indices: every bucket from 0 to "
+            f"{count - 1} needs at least one variable. Renumber `bucket_assignment`."
+        )
+    variables: list[list] = [[] for _ in range(count)]
+    layers: list[list[str]] = [[] for _ in range(count)]
+    for v, b, name in zip(var_list, assignment, names):
+        variables[b].append(v)
+        if name not in layers[b]:
+            layers[b].append(name)
+    return Buckets(tuple(map(tuple, variables)), tuple(map(tuple, layers)), tuple(assignment))
+
+
+def assign(
+    var_list: Sequence[Any],
+    *,
+    assignment: Sequence[int] | None = None,
+    specs: Sequence[Sequence[Any]] | None = None,
+    model: keras.Model | None = None,
+    num_buckets: int | None = None,
+) -> Buckets:
+    """Cuts `var_list` (the optimizer's variables, in Keras' order) into `Buckets`.
+
+    The first source given decides: a saved `assignment` (one bucket index per
+    variable), explicit bucket `specs` (`resolve_bucket_specs`), the `model`'s graph
+    depth (`depth_buckets`), or else the order of the variables themselves, one level
+    per top-level layer (`path_groups`), grouped into `num_buckets` if given.
+
+    Returns:
+        The `Buckets`; a `ValueError` names any variable that falls in no bucket.
+    """
+    var_list = list(var_list)
+    if not var_list:
+        return Buckets((), (), ())
+    names = [_layer_of_path(v) for v in var_list]
+    if assignment is not None:
+        if len(assignment) != len(var_list):
+            raise ValueError(
+                f"`bucket_assignment` has {len(assignment)} entries but the optimizer is built on "
+                f"{len(var_list)} variables: it was saved for a model with other trainable variables "
+                "(another model, or layers frozen or unfrozen since). Make the same variables "
+                "trainable as when it was saved, or build a new LeRaC."
+            )
+        return _make_buckets(var_list, assignment, names)
+    if specs is not None:
+        layer_names = {
+            id(v): item.name
+            for bucket in specs
+            for item in (bucket if isinstance(bucket, (list, tuple)) else [bucket])
+            if isinstance(item, keras.layers.Layer)
+            for v in item.weights
+        }
+        names = [layer_names.get(id(v), name) for v, name in zip(var_list, names)]
+        return _make_buckets(var_list, resolve_bucket_specs(specs, var_list), names)
+    if model is not None:
+        owners = _model_owners(model, num_buckets)
+        missing = [v.path for v in var_list if id(v) not in owners]
+        if missing:
+            raise ValueError(
+                f"Variables {missing} are not trainable variables of model "
+                f"{model.name!r}: pass the model being trained as `model`."
+            )
+        return _make_buckets(
+            var_list, [owners[id(v)][0] for v in var_list], [owners[id(v)][1] for v in var_list]
+        )
+    levels = path_groups(var_list)
+    bucket_of_level = group_levels(max(levels) + 1, num_buckets)
+    return _make_buckets(var_list, [bucket_of_level[level] for level in levels], names)
