@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import warnings
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -436,3 +437,90 @@ def assign(
     levels = path_groups(var_list)
     bucket_of_level = group_levels(max(levels) + 1, num_buckets)
     return _make_buckets(var_list, [bucket_of_level[level] for level in levels], names)
+
+
+class BucketSource:
+    """Where an optimizer's buckets come from, checked once and kept for `build` and the config.
+
+    Exactly one source decides (`assign`): a saved `assignment`, explicit bucket `specs`,
+    the `model` (held by weak reference), or the variables' own order (grouped into
+    `num_buckets` if given).
+
+    Args:
+        specs: Explicit buckets (layers, variables or path patterns), or None.
+        model: The model being trained, or None.
+        assignment: A saved bucket index per variable, or None.
+        num_buckets: How many buckets to group depth levels into (None: one per level).
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[Sequence[Any]] | None = None,
+        model: keras.Model | None = None,
+        assignment: Sequence[int] | None = None,
+        num_buckets: int | None = None,
+    ):
+        if specs is not None and num_buckets is not None:
+            raise ValueError("Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number.")
+        if specs is not None and model is not None:
+            raise ValueError("Pass `buckets` or `model`, not both: explicit buckets replace depth discovery.")
+        if model is not None and not isinstance(model, keras.Model):
+            raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
+        self.specs = specs
+        self._model_ref = None if model is None else weakref.ref(model)
+        self.assignment = (
+            None
+            if assignment is None
+            else [check_int(f"bucket_assignment[{i}]", b) for i, b in enumerate(assignment)]
+        )
+        self.num_buckets = num_buckets
+        self._cached: tuple | None = None  # (variable ids, assignment) for `config`
+
+    @property
+    def model(self) -> keras.Model | None:
+        """The model, if one was given and still exists."""
+        return None if self._model_ref is None else self._model_ref()
+
+    def assign(self, var_list: Sequence[Any]) -> Buckets:
+        """The `Buckets` of `var_list` (see `assign`)."""
+        if self._model_ref is not None and self.model is None:
+            raise ValueError("The `model` passed to LeRaC no longer exists.")
+        return assign(
+            var_list,
+            assignment=self.assignment,
+            specs=self.specs,
+            model=self.model,
+            num_buckets=self.num_buckets,
+        )
+
+    def config(self, built: Buckets | None) -> dict:
+        """What a saved optimizer needs to rebuild the same buckets with no model at hand.
+
+        The assignment once built; before that, the saved one, or the one the model's
+        variables will get (Keras builds the optimizer on `model.trainable_variables`);
+        else path patterns as given. `unresolved_buckets` names a source a config cannot
+        hold (a model, layers) when no assignment exists yet.
+        """
+        assignment = list(built.assignment) if built is not None else self.assignment
+        if assignment is None and self._model_ref is not None:
+            model = self._model_ref()
+            if model is not None and model.built:
+                variables = model.trainable_variables
+                key = tuple(id(v) for v in variables)
+                if self._cached is None or self._cached[0] != key:
+                    self._cached = (key, list(self.assign(variables).assignment))
+                assignment = self._cached[1]
+        specs = self.specs
+        patterns_only = specs is not None and all(
+            isinstance(item, str)
+            for bucket in specs
+            for item in (bucket if isinstance(bucket, (list, tuple)) else [bucket])
+        )
+        unresolved = None
+        if assignment is None and (self._model_ref is not None or (specs is not None and not patterns_only)):
+            unresolved = "model" if self._model_ref is not None else "buckets"
+        return {
+            "bucket_assignment": assignment,
+            "buckets": [list(b) for b in specs] if patterns_only and assignment is None else None,
+            "unresolved_buckets": unresolved,
+        }

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import operator
 import warnings
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,7 +12,6 @@ import numpy as np
 from keras import ops
 
 from keras_lerac import _keras, depth, fused, wrapped
-from keras_lerac._checks import check_int
 from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
@@ -197,20 +195,7 @@ class LeRaC(keras.optimizers.Optimizer):
         # What Keras' rate callbacks change (`opt.learning_rate = x`): a factor on the base
         # rate, saved with the optimizer's state. The curriculum keeps running beneath it.
         self._rate_scale = self.add_variable((), initializer="ones", name="rate_scale")
-        if buckets is not None and num_buckets is not None:
-            raise ValueError("Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number.")
-        if buckets is not None and model is not None:
-            raise ValueError("Pass `buckets` or `model`, not both: explicit buckets replace depth discovery.")
-        if model is not None and not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
-        self._bucket_specs = buckets
-        self._model_ref = None if model is None else weakref.ref(model)
-        if bucket_assignment is not None:
-            bucket_assignment = [
-                check_int(f"bucket_assignment[{i}]", b) for i, b in enumerate(bucket_assignment)
-            ]
-        self._saved_assignment = bucket_assignment
-        self._config_assignment = None  # (variable ids, assignment) computed for get_config
+        self._source = depth.BucketSource(buckets, model, bucket_assignment, self.num_buckets)
         self._buckets: depth.Buckets | None = None
         self._optimizers: list = []
         self._curriculum: Curriculum | None = None
@@ -255,21 +240,6 @@ class LeRaC(keras.optimizers.Optimizer):
         return f"the base rate {self._reference:g}"
 
     # ------------------------------------------------------------------ building
-    def _assign(self, var_list: list) -> depth.Buckets:
-        """The buckets of `var_list`: from the saved assignment, the specs, the model, or the order."""
-        model = None
-        if self._model_ref is not None:
-            model = self._model_ref()
-            if model is None:
-                raise ValueError("The `model` passed to LeRaC no longer exists.")
-        return depth.assign(
-            var_list,
-            assignment=self._saved_assignment,
-            specs=self._bucket_specs,
-            model=model,
-            num_buckets=self.num_buckets,
-        )
-
     def _make_bucket_optimizer(self, j: int, variables: list, excluded: list) -> keras.optimizers.Optimizer:
         config = dict(self._inner_config)
         config["name"] = f"{self.name}_bucket_{j}"
@@ -298,7 +268,7 @@ class LeRaC(keras.optimizers.Optimizer):
         if self.built:
             return
         var_list = list(var_list)
-        buckets = self._assign(var_list)
+        buckets = self._source.assign(var_list)
         self._curriculum = self.settings.curriculum(len(buckets), self._base, self._reference)
         if len(buckets) == 1 and self.curriculum_steps > 0 and self._curriculum.start_ratios[0] == 1.0:
             warnings.warn(
@@ -540,7 +510,7 @@ class LeRaC(keras.optimizers.Optimizer):
 
     def load_own_variables(self, store):
         if not self.built:
-            model = None if self._model_ref is None else self._model_ref()
+            model = self._source.model
             if model is None:
                 warnings.warn(
                     f"Skipping the state of LeRaC optimizer {self.name!r}: it is not built yet, so "
@@ -562,47 +532,19 @@ class LeRaC(keras.optimizers.Optimizer):
         for i, variable in enumerate(own):
             variable.assign(store[str(i)])
 
-    def _assignment_for_config(self) -> list[int] | None:
-        """The bucket assignment, also before `build` when the model says what it will be."""
-        if self.built:
-            return list(self._buckets.assignment)
-        if self._saved_assignment is not None:
-            return self._saved_assignment
-        model = None if self._model_ref is None else self._model_ref()
-        if model is None or not model.built:
-            return None
-        # Keras builds the optimizer on `model.trainable_variables`, in this order.
-        variables = model.trainable_variables
-        key = tuple(id(v) for v in variables)
-        if self._config_assignment is None or self._config_assignment[0] != key:
-            self._config_assignment = (key, list(self._assign(variables).assignment))
-        return self._config_assignment[1]
-
     def get_config(self) -> dict:
         config = super().get_config()
         config.pop("learning_rate")
         config.pop("weight_decay")
-        assignment = self._assignment_for_config()
-        specs = self._bucket_specs
-        patterns_only = specs is not None and all(
-            isinstance(item, str)
-            for bucket in specs
-            for item in (bucket if isinstance(bucket, (list, tuple)) else [bucket])
-        )
-        unresolved = None
-        if assignment is None and (self._model_ref is not None or (specs is not None and not patterns_only)):
-            unresolved = "model" if self._model_ref is not None else "buckets"
         config.update(
             {
                 "optimizer": wrapped.class_spec(self._inner_class, self._inner_config),
                 **self.settings.to_config(),
-                "bucket_assignment": assignment,
-                "buckets": [list(b) for b in specs] if patterns_only and assignment is None else None,
+                **self._source.config(self._buckets),
                 "weight_decay_exclusions": {
                     "pattern": self._decay_excluded_pattern,
                     "positions": self._decay_excluded_positions,
                 },
-                "unresolved_buckets": unresolved,
             }
         )
         return config
