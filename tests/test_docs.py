@@ -15,14 +15,21 @@ def python_blocks(path):
     return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
 
 
-@pytest.mark.parametrize("path", [p for p in DOCS if python_blocks(p)], ids=lambda p: p.name)
-def test_every_python_block_runs(path, tmp_path, monkeypatch):
-    # The blocks of one file run in order in one namespace, as a reader would run them.
+BLOCKS = [(path, i, block) for path in DOCS for i, block in enumerate(python_blocks(path))]
+
+
+@pytest.mark.parametrize(("path", "index", "block"), BLOCKS, ids=[f"{p.name}[{i}]" for p, i, _ in BLOCKS])
+def test_every_python_block_runs_alone(path, index, block, tmp_path, monkeypatch):
+    # Each block runs alone, in a fresh namespace, as a reader who copies only that block
+    # would run it: a block that relies on another's imports or variables fails.
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for i, block in enumerate(python_blocks(path)):
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(block, f"{path.name}[block {i}]", "exec"), namespace)
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(block, f"{path.name}[block {index}]", "exec"), {"__name__": "__main__"})
+
+
+def test_the_docs_have_python_blocks():
+    assert len(BLOCKS) >= 5, "no Python blocks found in README.md and docs/*.md"
+    assert [p for p, _, _ in BLOCKS].count(ROOT / "README.md") >= 3
 
 
 def test_readme_usage_example_prints_the_documented_rates():
