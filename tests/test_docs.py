@@ -92,3 +92,58 @@ def test_every_docstring_example_runs(tmp_path, monkeypatch):
                     failures.append(f"{name}: doctest failed")
     assert ran >= 15, "the docstring examples were not found"
     assert failures == [], "\n".join(failures)
+
+
+def test_readme_public_api_signature_names_every_parameter_of_lerac():
+    import ast
+    import inspect
+
+    from keras_lerac import LeRaC
+
+    readme = (ROOT / "README.md").read_text()
+    api = readme[readme.index("### Public API") :]
+    (signature,) = re.findall(r"^\| `(LeRaC\(.*?\))` \|", api, flags=re.M)
+    # The documented signature, read as Python: names, kinds (keyword-only) and defaults.
+    (doc,) = ast.parse(f"def {signature}: pass").body
+    documented = {a.arg: None for a in doc.args.args}
+    for arg, default in zip(doc.args.kwonlyargs, doc.args.kw_defaults):
+        documented[arg.arg] = ast.literal_eval(default) if default is not None else inspect.Parameter.empty
+    parameters = inspect.signature(LeRaC.__init__).parameters
+    named = {n: p for n, p in parameters.items() if n != "self" and p.kind is not p.VAR_KEYWORD}
+    missing = [n for n in named if n not in documented]
+    assert missing == [], f"README's Public API signature of LeRaC(...) omits {missing}"
+    unknown = [n for n in documented if n not in named]
+    assert unknown == [], f"README's Public API signature of LeRaC(...) names no parameter {unknown}"
+    assert list(documented) == list(named), "README lists LeRaC's parameters in another order"
+    assert [a.arg for a in doc.args.args] == [
+        n for n, p in named.items() if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    for n, p in named.items():
+        if p.kind is p.KEYWORD_ONLY:
+            assert documented[n] == p.default, f"README: {n}={documented[n]!r}, LeRaC: {n}={p.default!r}"
+    assert doc.args.kwarg is not None, "README's signature omits LeRaC's **kwargs (wrapper options)"
+
+
+def test_cli_doc_states_the_rates_the_logger_logs():
+    # docs/cli.md gives the logged value as an expression: evaluate it after a real fit.
+    import keras
+    import numpy as np
+
+    from keras_lerac import CurriculumLogger, LeRaC
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    section = text[text.index("### `keras_lerac.CurriculumLogger`") :]
+    (expression,) = re.findall(r"to the epoch logs: `([^`]+)`", section)
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(4, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(4, activation="relu")(hidden)))
+    optimizer = LeRaC(keras.optimizers.SGD(0.05), min_learning_rate=1e-4, curriculum_steps=10, model=model)
+    model.compile(optimizer=optimizer, loss="mse")
+    x, y = np.ones((8, 4), "float32"), np.zeros((8, 2), "float32")
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[CurriculumLogger()])
+    iterations = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    scale = np.asarray(optimizer.rate_scale, "float64")  # an array: `rate_scale * [rates]` is a product
+    namespace = {"optimizer": optimizer, "iterations": iterations, "rate_scale": scale}
+    stated = np.asarray(eval(expression, namespace), "float64")
+    logged = [history.history[f"lr_bucket_{j}"][-1] for j in range(len(stated))]
+    np.testing.assert_allclose(logged, stated, rtol=1e-12, err_msg=f"docs/cli.md says `{expression}`")
