@@ -147,3 +147,19 @@ def test_cli_doc_states_the_rates_the_logger_logs():
     stated = np.asarray(eval(expression, namespace), "float64")
     logged = [history.history[f"lr_bucket_{j}"][-1] for j in range(len(stated))]
     np.testing.assert_allclose(logged, stated, rtol=1e-12, err_msg=f"docs/cli.md says `{expression}`")
+
+
+def test_package_license_is_an_spdx_string_that_setuptools_reads_without_warning():
+    # A `license = { text = ... }` table makes setuptools >= 77 warn at every build
+    # (`make install` printed it three times); the SPDX string needs setuptools >= 77.
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["project"]["license"] == "Apache-2.0"
+    assert not any("License ::" in c for c in config["project"].get("classifiers", []))
+    (setuptools_pin,) = [r for r in config["build-system"]["requires"] if r.startswith("setuptools")]
+    minimum = re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", setuptools_pin)
+    assert minimum and int(minimum.group(1)) >= 77, setuptools_pin
