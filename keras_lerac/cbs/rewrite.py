@@ -384,8 +384,9 @@ def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
         model: A model or layer.
 
     Returns:
-        The smoothing layers, each once, in the model's layer order (for a functional
-        model, the topological order of its graph).
+        The smoothing layers, each once, in the model's layer order, depth first: a
+        nested model's smoothing layers come where the nested model is (for a
+        functional model, the topological order of its graph).
 
     Example:
 
@@ -399,8 +400,31 @@ def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
     ```
     """
     found, seen = [], set()
-    for layer in [model, *_keras.flatten_layers(model)]:
-        if isinstance(layer, GaussianSmoothing) and id(layer) not in seen:
-            seen.add(id(layer))
+
+    def visit(layer) -> None:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if isinstance(layer, GaussianSmoothing):
             found.append(layer)
+        for child in _sublayers(layer):
+            visit(child)
+
+    visit(model)
     return found
+
+
+def _sublayers(layer) -> list:
+    """The direct sublayers of a layer, in order (a functional model: its graph's order).
+
+    A model lists them itself (`Model.layers`: topological order for a functional model,
+    the list for a Sequential one, tracking order for a subclassed one). For any other
+    layer they are read off `_keras.flatten_layers`, which lists all the layers inside
+    depth first, direct sublayers in tracking order but deeper ones reversed: the direct
+    ones are the listed layers that are not inside another listed layer.
+    """
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    inside = _keras.flatten_layers(layer)
+    nested = {id(deeper) for child in inside for deeper in _keras.flatten_layers(child)}
+    return [child for child in inside if id(child) not in nested]
