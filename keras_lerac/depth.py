@@ -56,10 +56,6 @@ def trained_weights(layer: Any, trainable_ids: set) -> list:
     return [v for v in layer.weights if id(v) in trainable_ids]
 
 
-def _is_graph_model(layer: Any) -> bool:
-    return isinstance(layer, keras.Sequential) or _keras.is_functional(layer)
-
-
 def _merge(depths: dict, layer: Any, depth: int) -> None:
     key = id(layer)
     if key not in depths or depth < depths[key][1]:
@@ -72,7 +68,7 @@ def _expand(layer: Any, offset: int, depths: dict) -> int:
     Returns the depth of the layer's output: `offset + 1` for a plain layer,
     `offset + (the nested graph's depth)` for a nested model.
     """
-    if _is_graph_model(layer):
+    if _keras.is_graph_model(layer):
         inner, out = _graph_depths(layer)
         for sub, d in inner.values():
             _merge(depths, sub, offset + d)
@@ -150,7 +146,7 @@ def layer_depths(model: keras.Model) -> list[tuple[keras.layers.Layer, int]]:
         model's layer order. Nested models are expanded into their layers.
     """
     check_built(model)
-    if _is_graph_model(model):
+    if _keras.is_graph_model(model):
         depths, _ = _graph_depths(model)
     else:
         depths = _tracking_depths(model)

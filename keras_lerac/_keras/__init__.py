@@ -18,7 +18,13 @@ from __future__ import annotations
 from keras_lerac._keras import callbacks, graph, optimizers, tracking
 from keras_lerac._keras._base import KerasInternalsError
 from keras_lerac._keras.callbacks import callback_model, calling_callback_list, move_callback_first
-from keras_lerac._keras.graph import conv_base_classes, flatten_layers, is_functional, nodes_by_depth
+from keras_lerac._keras.graph import (
+    conv_base_classes,
+    flatten_layers,
+    is_functional,
+    is_graph_model,
+    nodes_by_depth,
+)
 from keras_lerac._keras.optimizers import (
     apply_weight_decay,
     base_update_step,
@@ -51,6 +57,7 @@ __all__ = [
     "flatten_layers",
     "move_callback_first",
     "is_functional",
+    "is_graph_model",
     "learning_rate_of",
     "nodes_by_depth",
     "own_variables",

@@ -26,6 +26,11 @@ def is_functional(model: Any) -> bool:
     )
 
 
+def is_graph_model(layer: Any) -> bool:
+    """Whether `layer` is a model with a layer graph: Sequential or functional."""
+    return isinstance(layer, keras.Sequential) or is_functional(layer)
+
+
 def nodes_by_depth(model: keras.Model) -> dict:
     """`{depth: [node, ...]}` of a functional model, depth 0 at the outputs.
 
@@ -100,7 +105,9 @@ def check() -> list[str]:
         for attr in ("operation", "parent_nodes", "is_input"):
             if not hasattr(node, attr):
                 raise _missing(f"`Node.{attr}`")
-    checked += ["is_functional", "nodes_by_depth"]
+    if not is_graph_model(model) or not is_graph_model(keras.Sequential([keras.layers.Dense(1)])):
+        raise _missing("functional and Sequential models being graph models")
+    checked += ["is_functional", "is_graph_model", "nodes_by_depth"]
     if len(flatten_layers(model)) != 3:
         raise _missing("`_flatten_layers` listing every sublayer once")
     checked.append("flatten_layers")

@@ -49,16 +49,12 @@ def _is_pointwise(conv) -> bool:
     return all(k == 1 for k in conv.kernel_size)
 
 
-def _is_graph(model) -> bool:
-    return isinstance(model, keras.Sequential) or _keras.is_functional(model)
-
-
 def _check_model(model, what: str) -> None:
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"{what} expects a keras.Model (Sequential or functional). Received: {type(model).__name__}"
         )
-    if not _is_graph(model):
+    if not _keras.is_graph_model(model):
         raise TypeError(
             f"{what} cannot rewire the subclassed model '{model.name}' ({type(model).__name__}): its "
             f"call() is Python code, not a graph of layers. Instead, {_SUBCLASSED_HINT}."
@@ -131,7 +127,7 @@ class _Rewrite:
         """`clone_function`: the copy of `layer`, made once however often it is used."""
         if id(layer) in self.copies:
             return self.copies[id(layer)]
-        if _is_graph(layer):
+        if _keras.is_graph_model(layer):
             copy = self.model(layer)
         elif not isinstance(layer, keras.layers.Layer):
             copy = layer  # a keras.ops operation: no state, used as it is
