@@ -257,3 +257,14 @@ def test_python_m_help_subprocess():
     for flag in ("--backend", "--epochs", "--seeds", "--output", "--model", "--data", "--regimes", "--quiet"):
         assert flag in proc.stdout
     assert "--limit" not in proc.stdout  # hidden
+
+
+def test_plan_command_uncompiled_file_uses_the_flags(tmp_path, capsys):
+    # Issue 16 item 3: a model saved without compile() has no optimizer attribute at all.
+    model = models.digits_mlp()
+    path = tmp_path / "uncompiled.keras"
+    model.save(path)
+    argv = ["plan", "--model", str(path), "--optimizer", "adam", "--learning-rate", "0.01"]
+    assert cli.main(argv + ["--curriculum-steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "inner optimizer=Adam" in out and "base rate=0.01" in out and "K=20 iterations" in out

@@ -379,15 +379,13 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 f"note: {type(model).__name__} overrides compile(), so keras.saving.load_model gives it back "
                 "with its default optimizer; keras_lerac.load_model restored the saved one."
             )
+        # A model saved without compile() has no `optimizer` attribute at all: the flags give it.
+        own = getattr(model, "optimizer", None)
         try:
-            saved = find_lerac(model.optimizer)
+            saved = find_lerac(own) if own is not None else None
         except TypeError:
             saved = None
-        base = (
-            model.optimizer
-            if model.optimizer is not None and saved is None
-            else runner.base_optimizer(settings)
-        )
+        base = own if own is not None and saved is None else runner.base_optimizer(settings)
         while isinstance(base, keras.optimizers.LossScaleOptimizer):
             base = base.inner_optimizer
     if saved is not None:
