@@ -79,12 +79,12 @@ def test_compare_end_to_end(tmp_path):
     assert sorted(results["regimes"]) == sorted(expected)
     for name in expected:
         entry = results["regimes"][name]
-        assert len(entry["test_accuracy"]) == 1 and 0 <= entry["mean"] <= 1 and entry["std"] == 0
+        assert len(entry["scores"]) == 1 and 0 <= entry["mean"] <= 1 and entry["std"] == 0
         assert len(entry["wall_time_s"]) == 1 and entry["wall_time_s"][0] > 0
         curves = entry["curves"][0]
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert len(curves[key]) == 2
-        assert entry["test_accuracy"][0] == pytest.approx(curves["val_accuracy"][-1], abs=1e-6)
+        assert entry["scores"][0] == pytest.approx(curves["val_accuracy"][-1], abs=1e-6)
     lerac_curves = results["regimes"]["lerac"]["curves"][0]
     assert "lr_bucket_0" in lerac_curves and len(lerac_curves["lr_bucket_0"]) == 2
     settings = results["settings"]
@@ -150,7 +150,8 @@ def test_progress_is_plain_when_stdout_is_not_a_terminal(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "val_accuracy:" in proc.stdout and "LeRaC curriculum plan" in proc.stdout  # one line per epoch
+    # One plain progress line per run (runs done / total), and the plan before LeRaC trains.
+    assert "[1/1 runs, elapsed" in proc.stdout and "LeRaC curriculum plan" in proc.stdout
     assert "\r" not in proc.stdout and "\x1b[" not in proc.stdout
     # K (3 epochs) is longer than 1 epoch of training: said, with the fix.
     assert "--curriculum-epochs smaller than --epochs" in proc.stderr
