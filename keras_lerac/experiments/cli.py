@@ -337,42 +337,42 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except paired.InputError as error:
         raise CLIError(str(error)) from None
     spe = data.steps_per_epoch(settings.batch_size)
-    say = (lambda *a, **k: None) if quiet else print
-    say(
-        f"keras-lerac compare: backend={keras.backend.backend()} model={settings.model} data={settings.data} "
-        f"({len(data.train[0])} train / {len(data.test[0])} test) epochs={settings.epochs} "
-        f"seeds={len(settings.seeds)} batch={settings.batch_size} optimizer={settings.optimizer} "
-        f"lr={settings.base_rate:g} regimes={' '.join(settings.regimes)}"
-    )
-    for regime, reason in args.skipped.items():
-        print(f"note: skipping regime {regime!r}: {reason}")
-    total = runner.total_steps(settings, data)
-    curricula = [r for r in settings.regimes if r in paired.CURRICULUM_REGIMES]
-    if curricula and settings.curriculum_epochs is not None:
-        k = settings.curriculum_epochs * spe
-        if k >= total:
-            print(
-                f"warning: the curriculum (K = {settings.curriculum_epochs} epochs = {k} iterations) "
-                f"is not shorter than the training ({settings.epochs} epochs = {total} iterations): the "
-                "deepest buckets train at a reduced rate throughout. Pass --curriculum-epochs smaller "
-                "than --epochs, or leave it out for the K LeRaC picks from the length of the training.",
-                file=sys.stderr,
-            )
     progress = False if quiet else Progress(len(settings.seeds) * len(settings.regimes))
-    shown = []
+    say = progress.write if progress else (lambda line: None)
+    shown: list = []
 
-    def show_plan(regime, seed, model, optimizer):  # the first curriculum's plan, before it trains
-        if regime in paired.CURRICULUM_REGIMES and regime not in shown:
-            shown.append(regime)
+    def start():  # once the inputs are checked, before the first run trains
+        say(
+            f"keras-lerac compare: backend={keras.backend.backend()} model={settings.model} "
+            f"data={settings.data} ({len(data.train[0])} train / {len(data.test[0])} test) "
+            f"epochs={settings.epochs} seeds={len(settings.seeds)} batch={settings.batch_size} "
+            f"optimizer={settings.optimizer} lr={settings.base_rate:g} regimes={' '.join(settings.regimes)}"
+        )
+        for regime, reason in args.skipped.items():
+            (say if progress else print)(f"note: skipping regime {regime!r}: {reason}")
+        total = runner.total_steps(settings, data)
+        curricula = [r for r in settings.regimes if r in paired.CURRICULUM_REGIMES]
+        if curricula and settings.curriculum_epochs is not None:
+            k = settings.curriculum_epochs * spe
+            if k >= total:
+                print(
+                    f"warning: the curriculum (K = {settings.curriculum_epochs} epochs = {k} iterations) "
+                    f"is not shorter than the training ({settings.epochs} epochs = {total} iterations): the "
+                    "deepest buckets train at a reduced rate throughout. Pass --curriculum-epochs smaller "
+                    "than --epochs, or leave it out for the K LeRaC picks from the length of the training.",
+                    file=sys.stderr,
+                )
+
+    def before_fit(regime, seed, model, optimizer):
+        if not shown:
+            shown.append("start")
+            start()
+        if not quiet and regime in paired.CURRICULUM_REGIMES and regime not in shown:
+            shown.append(regime)  # each curriculum's plan, before its first run trains
             progress.write(f"[{regime}] " + plan(model, optimizer, print_fn=lambda text: None))
 
     try:
-        result = runner.comparison(
-            settings,
-            data=data,
-            progress=progress,
-            before_fit=None if quiet else show_plan,
-        )
+        result = runner.comparison(settings, data=data, progress=progress, before_fit=before_fit)
     except paired.InputError as error:
         raise CLIError(str(error)) from None
     if progress:
