@@ -100,6 +100,8 @@ def test_paired_runs_see_the_same_batches_end_to_end():
     for seed in (0, 1):
         assert len(losses[("conventional", seed)]) == 2 * 3  # 2 epochs of 3 batches
         assert losses[("conventional", seed)] == losses[("lerac", seed)]
+        # A fresh permutation each epoch: the second epoch's batches are not the first's.
+        assert losses[("conventional", seed)][:3] != losses[("conventional", seed)][3:]
     assert losses[("conventional", 0)] != losses[("conventional", 1)]
 
 
