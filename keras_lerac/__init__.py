@@ -29,6 +29,8 @@ _EXPORTS = {
     "restore_compile": "keras_lerac.saving",
     "Curriculum": "keras_lerac.curriculum",
     "CurriculumSchedule": "keras_lerac.curriculum",
+    "register_schedule": "keras_lerac.schedules",
+    "schedule_names": "keras_lerac.schedules",
     "depth_buckets": "keras_lerac.depth",
     "layer_depths": "keras_lerac.depth",
     "CurriculumLogger": "keras_lerac.callbacks",
@@ -50,6 +52,7 @@ _SUBMODULES = (
     "optimizer",
     "plotting",
     "saving",
+    "schedules",
     "summary",
 )
 # Modules that register classes with Keras' serialization (needed by `load_model`).
@@ -73,8 +76,10 @@ __all__ = [
     "plan_rows",
     "plot_accuracy",
     "plot_curriculum",
+    "register_schedule",
     "remove_smoothing",
     "restore_compile",
+    "schedule_names",
 ]
 
 
@@ -109,4 +114,5 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time the names come lazi
     from keras_lerac.optimizer import LeRaC, LeRaCOptimizer, find_lerac
     from keras_lerac.plotting import plot_accuracy, plot_curriculum
     from keras_lerac.saving import load_model, restore_compile
+    from keras_lerac.schedules import register_schedule, schedule_names
     from keras_lerac.summary import plan, plan_rows

@@ -4,13 +4,10 @@ LeRaC gives bucket `j` the rate `eta_j(t) = base(t) * m_j(t)`, where `base` is t
 wrapped optimizer's own rate (a float or any schedule) and `m_j` is a multiplier that
 starts at the bucket's start ratio `r_j` and rises to exactly 1 at iteration `K`:
 
-- `"exponential"` (the paper's equation): `m_j(t) = r_j ** (1 - t / K)`;
-- `"linear"` (the paper's ablation): `m_j(t) = r_j + (1 - r_j) * t / K`;
-- `"stepwise"` (the official code's rule): `m_j(t) = min(1, r_j * factor ** floor(t / U))`,
-  with `U = update_every`;
-
-and `m_j(t) = 1` for `t >= K` in every case. As `m_j <= 1`, no bucket ever exceeds the
-base rate, and a bucket with `r_j = 1` follows it exactly.
+a schedule from the registry in `keras_lerac.schedules` (`"exponential"`, the paper's
+equation `r_j ** (1 - t / K)`; `"linear"`; `"stepwise"`; the controls `"warmup"` and
+`"anti"`; a user's own), and `m_j(t) = 1` for `t >= K` in every case. As `m_j <= 1`, no
+bucket ever exceeds the base rate, and a bucket with `r_j = 1` follows it exactly.
 
 Layer-wise rate decay (LLRD) multiplies bucket `j`'s rate by a fixed factor `d_j <= 1`
 as well, `eta_j(t) = base(t) * d_j * m_j(t)`, with `d_j = decay ** (n - 1 - j)` for `n`
@@ -22,10 +19,9 @@ float, the peak of a Keras schedule (`peak_rate`), or a rate the user names. Wit
 warm-up from 0 the base rate is 0 at first, so the reference is what gives "start
 rate 1e-6" a meaning: the bucket's rate is `1e-6 / reference` times the base rate.
 
-`curriculum_multiplier` is written once for any array namespace that has `minimum`,
-`power`, `floor` and `where` (both `keras.ops` and `numpy` do): the optimizer's step
-calls it with `keras.ops`, `Curriculum.rates_at` with NumPy on the host, so the plan,
-the logger and the live rates come from the same formula.
+Each schedule is written once for any array namespace (`keras.ops` or `numpy`): the
+optimizer's step evaluates it with `keras.ops`, `Curriculum.rates_at` with NumPy on the
+host, so the plan, the logger and the live rates come from the same formula.
 """
 
 from __future__ import annotations
@@ -39,9 +35,13 @@ import numpy as np
 from keras import ops
 
 from keras_lerac._checks import check_int, check_number
+from keras_lerac.schedules import get_schedule
 
 LearningRateSchedule = keras.optimizers.schedules.LearningRateSchedule
+# LeRaC's own schedules (the paper's, its ablation's, the official code's) and the
+# comparison's controls; `keras_lerac.schedules.schedule_names()` lists every registered one.
 SCHEDULES = ("exponential", "linear", "stepwise")
+CONTROLS = ("warmup", "anti")
 # A bucket has reached the base rate once its multiplier is within this of 1.
 REACH_TOLERANCE = 1e-6
 
@@ -64,10 +64,8 @@ def as_float32(value: float) -> float:
 
 
 def check_schedule(schedule: str) -> str:
-    """Returns `schedule` if it names a curriculum, else raises `ValueError`."""
-    if schedule not in SCHEDULES:
-        raise ValueError(f"`schedule` must be one of {SCHEDULES}. Received: schedule={schedule!r}")
-    return schedule
+    """Returns `schedule` if it names a registered schedule, else raises `ValueError`."""
+    return get_schedule(schedule).name
 
 
 def start_ratios(num_buckets: int, lowest_ratio: float) -> list[float]:
@@ -151,54 +149,30 @@ def suggested_curriculum(total_steps: int) -> tuple[int, float]:
     return max(1, round(SUGGESTED_K_FRACTION * total_steps)), SUGGESTED_LOWEST_RATIO
 
 
-def default_update_every(curriculum_steps: int, smallest_ratio: float, factor: float) -> int:
-    """The stepwise update interval that brings the lowest bucket up right at `K`.
-
-    The official code multiplies every rate by `factor` at each update point; with
-    `n = ceil(log_factor(1 / smallest_ratio))` updates the lowest bucket reaches the
-    base rate, so updates every `K // n` iterations end the climb at (about) `K`.
-    """
-    # The tolerance absorbs float32 rounding of the ratio (relative 6e-8), never a real
-    # fraction of an update.
-    updates = max(1, math.ceil(math.log(1.0 / smallest_ratio) / math.log(factor) - 1e-6))
-    return max(1, curriculum_steps // updates)
-
-
 def curriculum_multiplier(
     step: Any,
     start_ratio: Any,
     curriculum_steps: int,
     schedule: str = "exponential",
-    factor: float = 10.0,
-    update_every: int = 1,
     xp: Any = ops,
+    **params: Any,
 ) -> Any:
     """The curriculum multiplier `m(t)` for one or many buckets.
 
     Args:
         step: The iteration `t` (a float scalar tensor or number).
-        start_ratio: `r_j`, a scalar or a 1-D array (one per bucket).
+        start_ratio: `r_j`, a scalar or a 1-D array (one per bucket), already laid out
+            (see `keras_lerac.schedules.Schedule.start`).
         curriculum_steps: `K`; from `t >= K` on the multiplier is exactly 1.
-        schedule: `"exponential"`, `"linear"` or `"stepwise"`.
-        factor: Stepwise growth factor per update point.
-        update_every: Stepwise update interval `U`, in iterations.
+        schedule: The name of a registered schedule.
         xp: Array namespace: `keras.ops` (traceable) or `numpy` (host).
+        **params: The schedule's own parameters (stepwise: `factor`, `update_every`).
 
     Returns:
         The multiplier, with the shape of `start_ratio`.
     """
-    if curriculum_steps == 0:
-        return xp.power(start_ratio, 0.0)
-    progress = xp.minimum(step / float(curriculum_steps), 1.0)
-    if schedule == "exponential":
-        # r ** 0 == 1 exactly, so every bucket lands on the base rate at t = K.
-        return xp.power(start_ratio, 1.0 - progress)
-    if schedule == "linear":
-        return start_ratio + (1.0 - start_ratio) * progress
-    if schedule == "stepwise":
-        grown = start_ratio * xp.power(factor, xp.floor(step / float(update_every)))
-        return xp.where(progress >= 1.0, 1.0, xp.minimum(grown, 1.0))
-    raise ValueError(check_schedule(schedule))
+    found = get_schedule(schedule)
+    return found.multiplier(step, start_ratio, curriculum_steps, found.check_params(params), xp=xp)
 
 
 def layer_factors(num_buckets: int, decay: float | None) -> list[float]:
@@ -276,13 +250,14 @@ class Curriculum:
         base: The base rate: a float or a `LearningRateSchedule`.
         reference: The rate the start ratios are fractions of (`peak_rate(base)` by
             default).
-        start_ratios: `r_j` of each bucket, bucket 0 nearest the input, each in (0, 1].
+        start_ratios: `r_j` of each bucket, bucket 0 nearest the input, each in (0, 1],
+            as the schedule laid them out (`Schedule.start`): each bucket's own start.
         steps: `K`, the iteration where every bucket reaches the base rate (0: off).
-        schedule: `"exponential"`, `"linear"` or `"stepwise"`.
-        factor: Stepwise growth factor (> 1).
-        update_every: Stepwise update interval in iterations (>= 1).
-        factors: Fixed per-bucket factors `d_j` in (0, 1] (layer-wise rate decay);
-            empty for none (every factor 1).
+        schedule: The name of a registered schedule (`keras_lerac.schedules`).
+        params: The schedule's parameters, defaults resolved (stepwise: `factor`,
+            `update_every`).
+        layer_factors: Fixed per-bucket factors `d_j` in (0, 1] (layer-wise rate
+            decay); empty for none (every factor 1).
     """
 
     base: float | LearningRateSchedule
@@ -290,23 +265,22 @@ class Curriculum:
     start_ratios: tuple[float, ...]
     steps: int
     schedule: str = "exponential"
-    factor: float = 10.0
-    update_every: int = 1
-    factors: tuple[float, ...] = ()
-
-    @property
-    def layer_factors(self) -> tuple[float, ...]:
-        """`d_j` of every bucket (1 without layer-wise rate decay)."""
-        return self.factors or (1.0,) * self.num_buckets
+    params: dict = dataclasses.field(default_factory=dict)
+    layer_factors: tuple[float, ...] = ()
 
     @property
     def num_buckets(self) -> int:
         return len(self.start_ratios)
 
     @property
+    def bucket_factors(self) -> tuple[float, ...]:
+        """`d_j` of every bucket (1 without layer-wise rate decay)."""
+        return self.layer_factors or (1.0,) * self.num_buckets
+
+    @property
     def start_rates(self) -> list[float]:
         """`reference * d_j * r_j`: each bucket's rate at t = 0 when the base is at its reference."""
-        return [self.reference * d * r for d, r in zip(self.layer_factors, self.start_ratios)]
+        return [self.reference * d * r for d, r in zip(self.bucket_factors, self.start_ratios)]
 
     def multipliers(self, step: Any, ratios: Any = None, factors: Any = None, xp: Any = ops) -> Any:
         """`d_j * m_j(step)` of every bucket: the bucket's rate over the base rate.
@@ -318,14 +292,14 @@ class Curriculum:
             xp: `keras.ops` (traceable) or `numpy` (host).
         """
         ratios = self.start_ratios if ratios is None else ratios
-        m = curriculum_multiplier(
-            step, ratios, self.steps, self.schedule, self.factor, self.update_every, xp=xp
-        )
-        if not self.factors:
+        m = get_schedule(self.schedule).multiplier(step, ratios, self.steps, self.params, xp=xp)
+        if not self.layer_factors:
             return m
         if factors is None:
             factors = (
-                np.asarray(self.factors) if xp is np else ops.convert_to_tensor(np.float32(self.factors))
+                np.asarray(self.layer_factors)
+                if xp is np
+                else ops.convert_to_tensor(np.float32(self.layer_factors))
             )
         return m * factors
 
@@ -341,17 +315,10 @@ class Curriculum:
 
         The multiplier never decreases, so a binary search over `[0, K]` finds it.
         """
+        schedule = get_schedule(self.schedule)
 
         def reached(step: int) -> bool:
-            m = curriculum_multiplier(
-                float(step),
-                self.start_ratios[bucket],
-                self.steps,
-                self.schedule,
-                self.factor,
-                self.update_every,
-                xp=np,
-            )
+            m = schedule.multiplier(float(step), self.start_ratios[bucket], self.steps, self.params, xp=np)
             return float(m) >= 1 - REACH_TOLERANCE
 
         low, high = 0, self.steps
@@ -375,9 +342,8 @@ class Curriculum:
             self.start_ratios[bucket],
             self.steps,
             self.schedule,
-            self.factor,
-            self.update_every,
-            layer_factor=self.layer_factors[bucket],
+            layer_factor=self.bucket_factors[bucket],
+            **self.params,
         )
         schedule.scale = scale
         return schedule
@@ -392,10 +358,9 @@ class CurriculumSchedule(LearningRateSchedule):
             or any `LearningRateSchedule`, which keeps running underneath.
         start_ratio: `eta_j(0) / reference`, in `(0, 1]`.
         curriculum_steps: `K`, the iteration where the curriculum ends (>= 0).
-        schedule: `"exponential"` (default), `"linear"` or `"stepwise"`.
-        factor: Stepwise growth factor (> 1).
-        update_every: Stepwise update interval in iterations (>= 1).
+        schedule: The name of a registered schedule (default `"exponential"`).
         layer_factor: The bucket's fixed layer-wise decay factor `d_j` in (0, 1].
+        **params: The schedule's own parameters (stepwise: `factor`, `update_every`).
 
     Example:
 
@@ -412,9 +377,8 @@ class CurriculumSchedule(LearningRateSchedule):
         start_ratio: float,
         curriculum_steps: int,
         schedule: str = "exponential",
-        factor: float = 10.0,
-        update_every: int = 1,
         layer_factor: float = 1.0,
+        **params: Any,
     ):
         self.base_learning_rate = base_learning_rate
         self.layer_factor = check_number("layer_factor", layer_factor, low=0.0, low_open=True, high=1.0)
@@ -424,17 +388,11 @@ class CurriculumSchedule(LearningRateSchedule):
         self.start_ratio = float(start_ratio)
         self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
-        self.factor = float(factor)
-        self.update_every = check_int("update_every", update_every, minimum=1)
+        self.params = get_schedule(schedule).check_params(params)
 
     def __call__(self, step):
-        m = curriculum_multiplier(
-            ops.cast(step, "float32"),
-            self.start_ratio,
-            self.curriculum_steps,
-            self.schedule,
-            self.factor,
-            self.update_every,
+        m = get_schedule(self.schedule).multiplier(
+            ops.cast(step, "float32"), self.start_ratio, self.curriculum_steps, self.params
         )
         rate = ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * (m * self.layer_factor)
         return rate if self.scale is None else rate * ops.cast(self.scale, "float32")
@@ -448,9 +406,8 @@ class CurriculumSchedule(LearningRateSchedule):
             "start_ratio": self.start_ratio,
             "curriculum_steps": self.curriculum_steps,
             "schedule": self.schedule,
-            "factor": self.factor,
-            "update_every": self.update_every,
             "layer_factor": self.layer_factor,
+            "params": dict(self.params),
         }
 
     @classmethod
@@ -460,4 +417,12 @@ class CurriculumSchedule(LearningRateSchedule):
             config["base_learning_rate"] = keras.optimizers.schedules.deserialize(
                 config["base_learning_rate"]
             )
-        return cls(**config)
+        params = dict(config.pop("params", None) or {})
+        for legacy in ("factor", "update_every"):  # configs written before the registry
+            value = config.pop(legacy, None)
+            if (
+                value is not None
+                and legacy in get_schedule(config.get("schedule", "exponential")).param_names
+            ):
+                params.setdefault(legacy, value)
+        return cls(**config, **params)

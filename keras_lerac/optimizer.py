@@ -20,11 +20,11 @@ from keras_lerac.curriculum import (
     as_float32,
     base_rate_at,
     check_schedule,
-    default_update_every,
     layer_factors,
     start_ratios,
     suggested_curriculum,
 )
+from keras_lerac.schedules import get_schedule
 
 
 @keras.saving.register_keras_serializable(package="keras_lerac")
@@ -55,9 +55,17 @@ class LeRaC(keras.optimizers.Optimizer):
             bucket's start rate) from it with `keras_lerac.curriculum.suggested_curriculum`,
             the rule the sensitivity study supports; explicit values override it. The
             plan and the config show the values chosen.
-        schedule: `"exponential"` (the paper's equation), `"linear"` (the paper's
-            ablation) or `"stepwise"` (the official code: rates times `factor` every
-            `update_every` iterations, capped at the base rate).
+        schedule: The name of a registered schedule (`keras_lerac.schedules`):
+            `"exponential"` (the paper's equation), `"linear"` (the paper's ablation),
+            `"stepwise"` (the official code: rates times `factor` every `update_every`
+            iterations, capped at the base rate), or a control for comparisons:
+            `"warmup"` (every bucket starts at the lowest start rate and rises on the
+            exponential to the base at K: an ordinary warm-up) or `"anti"` (LeRaC's
+            start rates in reverse: lowest at the input). `keras_lerac.register_schedule`
+            adds your own.
+        schedule_params: The schedule's own parameters, for a schedule that takes any
+            (`factor` and `update_every` are the stepwise schedule's, also accepted as
+            arguments of their own).
         num_buckets: `None` for one bucket per depth level that holds trainable
             variables; a number groups consecutive levels into that many buckets.
         buckets: Overrides depth discovery: a list of buckets (input side first), each
@@ -83,8 +91,10 @@ class LeRaC(keras.optimizers.Optimizer):
             times the next one's. `None` (default) for none. With `curriculum_steps=0`
             this is plain LLRD; with a curriculum, both apply.
         factor: Stepwise growth factor (> 1). Default 10, as in the official code.
+            Only for `schedule="stepwise"`.
         update_every: Stepwise update interval in iterations. Default: the interval
             that brings the lowest bucket to the base rate right at `curriculum_steps`.
+            Only for `schedule="stepwise"`.
         bucket_assignment: Bucket index of each trainable variable, by position in
             the list passed to `build`. Written to the config once built, so that
             `load_model` rebuilds the same buckets with no model at hand.
@@ -124,13 +134,14 @@ class LeRaC(keras.optimizers.Optimizer):
         curriculum_steps: int | None = None,
         total_steps: int | None = None,
         schedule: str = "exponential",
+        schedule_params: dict | None = None,
         num_buckets: int | None = None,
         buckets: Sequence[Sequence[Any]] | None = None,
         model: keras.Model | None = None,
         initial_learning_rates: Sequence[float] | None = None,
         reference_learning_rate: float | None = None,
         layer_decay: float | None = None,
-        factor: float = 10.0,
+        factor: float | None = None,
         update_every: int | None = None,
         bucket_assignment: Sequence[int] | None = None,
         weight_decay_exclusions: dict | None = None,
@@ -177,6 +188,7 @@ class LeRaC(keras.optimizers.Optimizer):
             self._suggested.append("curriculum_steps")
         self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
         self.schedule = check_schedule(schedule)
+        self.schedule_params = self._check_schedule_params(schedule_params, factor, update_every)
         self.num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
         bound = dict(low=0.0, low_open=True, high=self._reference, high_label=self._reference_label())
         if initial_learning_rates is None:
@@ -219,8 +231,6 @@ class LeRaC(keras.optimizers.Optimizer):
         # What Keras' rate callbacks change (`opt.learning_rate = x`): a factor on the base
         # rate, saved with the optimizer's state. The curriculum keeps running beneath it.
         self._rate_scale = self.add_variable((), initializer="ones", name="rate_scale")
-        self.factor = check_number("factor", factor, low=1.0, low_open=True)
-        self.update_every = check_int("update_every", update_every, minimum=1, optional=True)
         if buckets is not None and num_buckets is not None:
             raise ValueError("Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number.")
         if buckets is not None and model is not None:
@@ -241,6 +251,33 @@ class LeRaC(keras.optimizers.Optimizer):
         self._fused_update = None
         self._single_pass = False
         self._adam_alphas = False
+
+    def _check_schedule_params(self, params: dict | None, factor: Any, update_every: Any) -> dict:
+        """The schedule's parameters: `schedule_params` with `factor` / `update_every` merged in."""
+        if params is not None and not isinstance(params, dict):
+            raise TypeError(f"`schedule_params` must be a dict. Received: {params!r}")
+        params = dict(params or {})
+        for name, value in (("factor", factor), ("update_every", update_every)):
+            if value is None:
+                continue
+            if name in params:
+                raise ValueError(f"Pass `{name}` once: as an argument or in `schedule_params`, not both.")
+            params[name] = value
+        if "factor" in params:
+            params["factor"] = check_number("factor", params["factor"], low=1.0, low_open=True)
+        if "update_every" in params:
+            params["update_every"] = check_int("update_every", params["update_every"], minimum=1)
+        return get_schedule(self.schedule).check_params(params)
+
+    @property
+    def factor(self) -> float | None:
+        """The stepwise growth factor given (None: the schedule's default)."""
+        return self.schedule_params.get("factor")
+
+    @property
+    def update_every(self) -> int | None:
+        """The stepwise update interval given (None: the default that ends the climb at K)."""
+        return self.schedule_params.get("update_every")
 
     def _reference_label(self) -> str:
         if self.reference_learning_rate is not None:
@@ -292,9 +329,8 @@ class LeRaC(keras.optimizers.Optimizer):
             ratios = [1.0] * count
         else:
             ratios = [min(1.0, r) for r in start_ratios(count, self.min_learning_rate / self._reference)]
-        update_every = self.update_every or default_update_every(
-            self.curriculum_steps, min(ratios, default=1.0), self.factor
-        )
+        schedule = get_schedule(self.schedule)
+        ratios = schedule.start(ratios)  # the controls lay the start ratios out their own way
         factors = tuple(layer_factors(count, self.layer_decay)) if self.layer_decay is not None else ()
         return Curriculum(
             self._base,
@@ -302,8 +338,7 @@ class LeRaC(keras.optimizers.Optimizer):
             tuple(ratios),
             self.curriculum_steps,
             self.schedule,
-            self.factor,
-            update_every,
+            schedule.resolve(self.schedule_params, ratios, self.curriculum_steps),
             factors,
         )
 
@@ -491,7 +526,7 @@ class LeRaC(keras.optimizers.Optimizer):
         if self._ratio_cache is not None:
             return self._ratio_cache
         ratios = ops.convert_to_tensor(np.asarray(self._curriculum.start_ratios, dtype="float32"))
-        factors = self._curriculum.factors
+        factors = self._curriculum.layer_factors
         factors = None if not factors else ops.convert_to_tensor(np.asarray(factors, dtype="float32"))
         if keras.backend.backend() == "torch":
             # Eager: keep one device copy instead of a host-to-device copy per step.
@@ -641,8 +676,7 @@ class LeRaC(keras.optimizers.Optimizer):
                 "total_steps": self.total_steps,
                 "suggested": list(self._suggested),
                 "layer_decay": self.layer_decay,
-                "factor": self.factor,
-                "update_every": self.update_every,
+                "schedule_params": dict(self.schedule_params),
                 "bucket_assignment": assignment,
                 "buckets": [list(b) for b in specs] if patterns_only and assignment is None else None,
                 "weight_decay_exclusions": {
@@ -668,6 +702,12 @@ class LeRaC(keras.optimizers.Optimizer):
                 stacklevel=2,
             )
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
+        # Configs written before the schedule registry held `factor` (10.0 by default)
+        # and `update_every` for every schedule.
+        params = get_schedule(config.get("schedule", "exponential")).param_names
+        for legacy in ("factor", "update_every"):
+            if legacy in config and legacy not in params:
+                config.pop(legacy)
         lerac = cls(optimizer, **config)
         # The values the defaults rule chose come back as given; remember they were chosen.
         lerac._suggested = [name for name in ("curriculum_steps", "min_learning_rate") if name in suggested]

@@ -107,7 +107,7 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
                 "variables": [getattr(v, "path", v.name) for v in variables],
                 "params": int(sum(int(np.prod(v.shape)) for v in variables)),
                 "start_ratio": float(curriculum.start_ratios[j]),
-                "layer_factor": float(curriculum.layer_factors[j]),
+                "layer_factor": float(curriculum.bucket_factors[j]),
                 "start_rate": start[j],
                 "mid_step": mid,
                 "mid_rate": middle[j],
@@ -146,6 +146,13 @@ def _describe_base(opt: LeRaC) -> str:
             f"{curriculum.reference:.4g})"
         )
     return f"{float(base):.4g}"
+
+
+# The comparison's controls, said plainly on the plan: they are not LeRaC.
+_CONTROLS = {
+    "warmup": "a control, not LeRaC: every bucket starts at the lowest rate, an ordinary warm-up",
+    "anti": "a control, not LeRaC: start rates in reverse, lowest at the input",
+}
 
 
 def plan(
@@ -190,6 +197,8 @@ def plan(
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
     notes = []
+    if opt.schedule in _CONTROLS:
+        notes.append(f"({opt.schedule}: {_CONTROLS[opt.schedule]})")
     if opt.suggested_settings:
         chosen = " and ".join(_SUGGESTED[s] for s in opt.suggested_settings)
         notes.append(f"({chosen} suggested for {opt.total_steps} steps)")

@@ -8,6 +8,7 @@ import pytest
 
 from keras_lerac import CurriculumSchedule
 from keras_lerac import curriculum as schedules
+from keras_lerac.schedules import default_update_every
 
 
 def paper_exponential(eta_j0, eta_0, t, k):
@@ -65,21 +66,21 @@ def test_host_and_device_formula_agree():
     ratios = np.array(schedules.start_ratios(4, 1e-5))
     for kind in schedules.SCHEDULES:
         for t in (0, 13, 50, 99, 100, 1000):
-            host = schedules.curriculum_multiplier(float(t), ratios, 100, kind, 10.0, 20, xp=np)
+            params = {"factor": 10.0, "update_every": 20} if kind == "stepwise" else {}
+            host = schedules.curriculum_multiplier(float(t), ratios, 100, kind, xp=np, **params)
             device = schedules.curriculum_multiplier(
                 keras.ops.cast(t, "float32"),
                 keras.ops.convert_to_tensor(ratios.astype("float32")),
                 100,
                 kind,
-                10.0,
-                20,
+                **params,
             )
             np.testing.assert_allclose(keras.ops.convert_to_numpy(device), host, rtol=2e-5)
 
 
 def test_schedule_serializes():
     base = keras.optimizers.schedules.PiecewiseConstantDecay([10], [0.1, 0.01])
-    s = CurriculumSchedule(base, 1e-3, 50, "stepwise", 10.0, 5)
+    s = CurriculumSchedule(base, 1e-3, 50, "stepwise", factor=10.0, update_every=5)
     restored = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
     assert isinstance(restored, CurriculumSchedule)
     for t in (0, 7, 49, 60):
@@ -93,8 +94,8 @@ def test_unknown_schedule_is_rejected():
 
 def test_default_update_every_reaches_base_at_k():
     # lowest ratio 1e-5 needs 5 x10 updates: every K // 5 iterations.
-    assert schedules.default_update_every(100, 1e-5, 10.0) == 20
-    assert schedules.default_update_every(3, 1e-5, 10.0) == 1
+    assert default_update_every(100, 1e-5, 10.0) == 20
+    assert default_update_every(3, 1e-5, 10.0) == 1
 
 
 S = keras.optimizers.schedules
@@ -159,7 +160,7 @@ def test_stepwise_default_interval_ends_the_climb_at_k(base, lowest, k, interval
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(2)])
     opt = LeRaC(keras.optimizers.SGD(base), min_learning_rate=lowest, curriculum_steps=k, schedule="stepwise")
     opt.build(model.trainable_variables)
-    assert opt.curriculum.update_every == interval
+    assert opt.curriculum.params["update_every"] == interval
     assert opt.curriculum.reach_step(opt.curriculum.num_buckets - 1) == k
     assert opt.learning_rates_at(k - 1)[-1] < base * 0.99
 

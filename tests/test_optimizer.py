@@ -20,11 +20,13 @@ def make_apply_opt(variables, base=None, **kwargs):
     return opt
 
 
-@pytest.mark.parametrize("schedule", ["exponential", "linear", "stepwise"])
+@pytest.mark.parametrize("schedule", ["exponential", "linear", "stepwise", "warmup", "anti"])
 def test_applied_update_uses_each_buckets_planned_rate(schedule):
     # Plain SGD: v -= lr_j(t) * g, so with g = 1 the step shows the rate applied.
     variables = three_variables()
-    opt = make_apply_opt(variables, schedule=schedule, update_every=2)
+    opt = make_apply_opt(
+        variables, schedule=schedule, **({"update_every": 2} if schedule == "stepwise" else {})
+    )
     grads = [keras.ops.ones((2,)) for _ in variables]
     for t in range(9):
         before = [keras.ops.convert_to_numpy(v) for v in variables]
@@ -32,10 +34,15 @@ def test_applied_update_uses_each_buckets_planned_rate(schedule):
         opt.apply(grads, variables)
         applied = [b[0] - keras.ops.convert_to_numpy(v)[0] for b, v in zip(before, variables)]
         np.testing.assert_allclose(applied, planned, rtol=2e-4)
-    # Bucket 0 always at the base rate, the last bucket at min_learning_rate at t = 0.
-    assert opt.learning_rates_at(0)[0] == pytest.approx(0.1)
-    assert opt.learning_rates_at(0)[-1] == pytest.approx(1e-4, rel=1e-5)
     assert opt.learning_rates_at(6) == pytest.approx([0.1] * 3)
+    start = opt.learning_rates_at(0)
+    if schedule == "warmup":  # every bucket starts at the lowest rate: an ordinary warm-up
+        assert start == pytest.approx([1e-4] * 3, rel=1e-5)
+    elif schedule == "anti":  # LeRaC's start rates in reverse: lowest at the input
+        assert start == pytest.approx([1e-4, 1e-4**0.5 * 0.1**0.5, 0.1], rel=1e-5)
+    else:  # bucket 0 always at the base rate, the last bucket at min_learning_rate at t = 0.
+        assert start[0] == pytest.approx(0.1)
+        assert start[-1] == pytest.approx(1e-4, rel=1e-5)
 
 
 def test_live_rates_match_plan_and_inner_schedules():
