@@ -151,27 +151,42 @@ def _paired_batches_class():
     import keras
 
     class PairedBatches(keras.utils.PyDataset):
-        """Arrays served in a per-epoch permutation drawn from the seed; records what it served."""
+        """Arrays in a per-epoch permutation drawn from the seed, as one endless stream of batches.
+
+        Batch `i` of the stream is batch `i % per_epoch` of epoch `i // per_epoch`: the
+        order depends on the index alone, never on when Keras calls `on_epoch_end` (Keras
+        creates, and its backends prefetch from, the next epoch's iterator before it does).
+        `fit` gets `steps_per_epoch=per_epoch`. Indices past the last epoch (prefetched,
+        never trained on) repeat the last epoch's order.
+        """
 
         def __init__(self, x, y, batch_size: int, seed: int, epochs: int):
             super().__init__()
             self.x, self.y, self.batch_size = x, y, batch_size
+            self.per_epoch = math.ceil(len(x) / batch_size)
+            self.epochs = epochs
             rng = np.random.default_rng([seed, ORDER_KEY])
             self.orders = [rng.permutation(len(x)) for _ in range(epochs)]
-            self.epoch = 0
-            self.served: dict[tuple[int, int], str] = {}
+            self.served: dict[int, str] = {}
 
-        def __len__(self):
-            return math.ceil(len(self.x) / self.batch_size)
+        @property
+        def num_batches(self):
+            return None  # endless: one iterator for the whole fit
 
         def __getitem__(self, index):
-            order = self.orders[min(self.epoch, len(self.orders) - 1)]
-            rows = order[index * self.batch_size : (index + 1) * self.batch_size]
-            self.served.setdefault((self.epoch, int(index)), hashlib.sha1(rows.tobytes()).hexdigest())
+            index = int(index)
+            epoch, batch = divmod(index, self.per_epoch)
+            order = self.orders[min(epoch, self.epochs - 1)]
+            rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
+            if epoch < self.epochs:
+                self.served.setdefault(index, hashlib.sha1(rows.tobytes()).hexdigest())
             return self.x[rows], self.y[rows]
 
-        def on_epoch_end(self):
-            self.epoch += 1
+        def order_hash(self) -> str:
+            missing = self.epochs * self.per_epoch - len(self.served)
+            if missing:
+                raise PairingError(f"{missing} planned batches were never requested by fit")
+            return _order_hash(self.served)
 
     return PairedBatches
 
@@ -180,13 +195,12 @@ def _tapped_class():
     import keras
 
     class Tapped(keras.utils.PyDataset):
-        """A user's PyDataset, served in index order, with a hash of every batch it returned."""
+        """A user's PyDataset, served in index order, with a hash of each batch in the order returned."""
 
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
-            self.epoch = 0
-            self.served: dict[tuple[int, int], str] = {}
+            self.served: dict[int, str] = {}
 
         def __len__(self):
             return len(self.inner)
@@ -197,11 +211,11 @@ def _tapped_class():
 
         def __getitem__(self, index):
             batch = self.inner[index]
-            digest = hashlib.sha1()
+            digest = hashlib.sha1(str(int(index)).encode())
             for part in batch if isinstance(batch, tuple) else (batch,):
                 for leaf in part.values() if isinstance(part, dict) else [part]:
                     digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
-            self.served.setdefault((self.epoch, int(index)), digest.hexdigest())
+            self.served[len(self.served)] = digest.hexdigest()
             return batch
 
         def on_epoch_begin(self):
@@ -209,12 +223,14 @@ def _tapped_class():
 
         def on_epoch_end(self):
             self.inner.on_epoch_end()
-            self.epoch += 1
+
+        def order_hash(self) -> str:
+            return _order_hash(self.served)
 
     return Tapped
 
 
-def _order_hash(served: Mapping[tuple[int, int], str]) -> str:
+def _order_hash(served: Mapping[int, str]) -> str:
     digest = hashlib.sha1()
     for key in sorted(served):
         digest.update(f"{key}:{served[key]};".encode())
@@ -719,11 +735,12 @@ def compare_regimes(
             if train_arrays is not None:
                 x, y = _arrays(train_data, "training data")
                 fit_data = _paired_batches_class()(x, y, int(batch_size), seed, int(epochs))
-                served = fit_data
+                served, fit_steps = fit_data, fit_data.per_epoch
             elif _is_py_dataset(train_data):
                 fit_data = served = _tapped_class()(train_data)
+                fit_steps = steps_per_epoch
             else:
-                fit_data = train_data
+                fit_data, fit_steps = train_data, steps_per_epoch
             test_pair = _arrays(test_data, "test data")
             eval_kwargs = {"batch_size": max(int(batch_size), 256)} if test_pair is not None else {}
             test_fit = test_pair if test_pair is not None else test_data
@@ -732,7 +749,7 @@ def compare_regimes(
             history = net.fit(
                 fit_data,
                 epochs=int(epochs),
-                steps_per_epoch=steps_per_epoch,
+                steps_per_epoch=fit_steps,
                 shuffle=False,
                 validation_data=test_fit if curves else None,
                 verbose=0,
@@ -749,7 +766,7 @@ def compare_regimes(
             entry["scores"].append(float(scores[score]))
             entry["wall_time_s"].append(wall)
             entry["init_hash"].append(init_hash)
-            entry["order_hash"].append(None if served is None else _order_hash(served.served))
+            entry["order_hash"].append(None if served is None else served.order_hash())
             entry["curves"].append({k: [float(v) for v in vals] for k, vals in history.history.items()})
             if regime in CURRICULUM_REGIMES and (lerac_optimizer is None or regime == "lerac"):
                 lerac_optimizer = run_optimizer
