@@ -33,6 +33,8 @@ class Progress:
     Example:
 
     ```python
+    from keras_lerac.experiments.progress import Progress
+
     progress = Progress(4)
     for run in range(4):
         ...  # train
