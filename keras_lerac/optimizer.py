@@ -574,6 +574,13 @@ class LeRaC(keras.optimizers.Optimizer):
 LeRaCOptimizer = LeRaC
 
 
+def unwrap_loss_scale(optimizer: Any) -> Any:
+    """The optimizer inside any `LossScaleOptimizer` (what `compile` adds under mixed_float16)."""
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
 def find_lerac(optimizer: Any) -> LeRaC:
     """The `LeRaC` optimizer inside `optimizer` (unwrapping a `LossScaleOptimizer`).
 
@@ -586,9 +593,7 @@ def find_lerac(optimizer: Any) -> LeRaC:
     Raises:
         TypeError: if no `LeRaC` optimizer is found.
     """
-    seen = optimizer
-    while isinstance(seen, keras.optimizers.LossScaleOptimizer):
-        seen = seen.inner_optimizer
+    seen = unwrap_loss_scale(optimizer)
     if not isinstance(seen, LeRaC):
         found = "no optimizer (the model is not compiled)" if optimizer is None else type(optimizer).__name__
         raise TypeError(

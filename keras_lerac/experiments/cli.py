@@ -401,6 +401,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import keras
 
     from keras_lerac import LeRaC, find_lerac, load_model
+    from keras_lerac.optimizer import unwrap_loss_scale
     from keras_lerac.saving import compile_skipped
     from keras_lerac.summary import plan
 
@@ -428,8 +429,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
         except TypeError:
             saved = None
         base = own if own is not None and saved is None else runner.base_optimizer(settings)
-        while isinstance(base, keras.optimizers.LossScaleOptimizer):
-            base = base.inner_optimizer
+        base = unwrap_loss_scale(base)
     if saved is not None:
         print(f"Using the LeRaC optimizer saved in {args.model} (curriculum flags ignored).")
         optimizer = saved
