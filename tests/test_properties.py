@@ -114,6 +114,17 @@ def sweep(setting):
     """`(lerac, plan, base, read, applied)`: the host's plan and the base rate on the
     device at every step 0..K+2 (arrays of shape (K + 3, buckets) and (K + 3,)), the
     steps `read` and the rates the device applied at those steps (len(read), buckets)."""
+    if keras.backend.backend() == "jax" and callable(setting["base"]):
+        # Eager JAX compiles `CosineDecay`'s warm-up `ops.cond` afresh at every call
+        # (0.15 s each); op by op, the same ops run without it.
+        import jax
+
+        with jax.disable_jit():
+            return _sweep(setting)
+    return _sweep(setting)
+
+
+def _sweep(setting):
     n = setting["num_buckets"]
     while len(POOL) < MAX_BUCKETS:
         POOL.append(keras.Variable(np.zeros(2, "float32"), name=f"pool_{len(POOL)}"))
