@@ -124,3 +124,31 @@ def test_the_fast_path_with_the_curriculum_off_is_keras_bit_for_bit(name, run_ea
         weights.append(model.get_weights())
     for got, want in zip(*weights):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
+def test_the_fast_path_equals_the_per_bucket_path_with_mixed_dtypes(name):
+    # A bfloat16 bucket next to float32 ones: Keras computes Adam's step size in each
+    # call's variable dtype, and so does the fast path, bucket by bucket.
+    results = []
+    for fast in (True, False):
+        rng = np.random.default_rng(1)
+        variables = [
+            keras.Variable(rng.normal(size=(3, 2)).astype("float32"), name="f32", dtype="float32"),
+            keras.Variable(rng.normal(size=(4,)).astype("float32"), name="bf16", dtype="bfloat16"),
+        ]
+        opt = LeRaC(
+            BASES[name](), min_learning_rate=1e-4, curriculum_steps=3, buckets=[[v] for v in variables]
+        )
+        opt.build(variables)
+        assert uses_a_fast_path(opt)
+        if not fast:
+            per_bucket(opt)
+        for _ in range(4):
+            opt.apply(
+                [keras.ops.convert_to_tensor(rng.normal(size=v.shape), dtype=v.dtype) for v in variables],
+                variables,
+            )
+        results.append([keras.ops.convert_to_numpy(keras.ops.cast(v, "float32")) for v in variables])
+    for a, b in zip(*results):
+        np.testing.assert_array_equal(a, b)
