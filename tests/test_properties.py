@@ -36,7 +36,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:LeRaC found a single bucket:User
 
 # Every schedule LeRaC knows, with its order of start ratios: a new one must be added here.
 ORDER = {"exponential": "lerac", "linear": "lerac", "stepwise": "lerac", "warmup": "flat", "anti": "reversed"}
-SCHEDULES = tuple(curriculum.SCHEDULES)
+SCHEDULES = (*curriculum.SCHEDULES, *curriculum.CONTROLS)
 MAX_BUCKETS = 5
 POOL: list = []  # variables shared by every example: one per bucket
 # Few examples per run, to stay fast; LERAC_PROPERTY_EXAMPLES=500 searches deeper.
