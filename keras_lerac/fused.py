@@ -3,11 +3,13 @@
 Keras' torch SGD, Adam and AdamW update all their variables with a handful of batched
 `torch._foreach_*` calls. Called once per bucket, that fixed cost repeats per bucket:
 about 0.1-0.2 ms per bucket per step on a CPU, +16-23 % on a 24-layer MLP. The torch
-`_foreach` ops also accept a list of per-tensor factors, so the updates below run the
-same arithmetic as Keras' torch `SGD` and `Adam` (AdamW's update is Adam's; its decay
-comes before, per bucket) over the variables of every bucket at once, each variable
-scaled by its own bucket's rate. The state still lives in the bucket optimizers
-(`opt.bucket_optimizers[j].variables`); only the dispatch is shared.
+`_foreach` ops also accept a list of per-tensor factors, so the updates below run
+Keras' torch `SGD` and `Adam` op for op (AdamW's update is Adam's; its decay comes
+before, per bucket) over the variables of every bucket at once, each bucket's rate
+entering where Keras' scalar rate enters. With every multiplier 1 (curriculum off, or
+after K) the result is Keras' bit for bit (tests/test_fast_paths.py). The state still
+lives in the bucket optimizers (`opt.bucket_optimizers[j].variables`); only the
+dispatch is shared.
 
 On TensorFlow and JAX, LeRaC runs one pass of Keras' own update loop over all the
 variables instead (`LeRaC.update_step`); other torch optimizers update bucket by bucket
@@ -57,18 +59,23 @@ def _sgd(optimizers, groups, rates):
 
     first = optimizers[0]
     with torch.no_grad():
+        # Keras: `_foreach_add_(x, grads, alpha=-lr)`, x + (-lr) * g in torch's add
+        # kernel (a fused multiply-add where the CPU has one). A per-tensor `alpha`:
+        # `_foreach_addcmul_(x, grads, [-lr_j, ...])`, x + g * (-lr_j) (value 1), which
+        # rounds as `add` does on torch's default, AVX2 and AVX-512 CPU kernels; so each
+        # bucket's rate enters where Keras' lr enters. Multiplying first
+        # (`_foreach_mul(grads, -lr_j)`, then add) rounds twice: not Keras.
         neg_rates = torch.unbind(-rates)
         attrs = ["momentums"] if first.momentum != 0 else []
         grads, variables, neg_lrs, states = _gather(optimizers, groups, neg_rates, attrs)
-        steps = torch._foreach_mul(grads, neg_lrs)  # -lr_j * g
         if first.momentum == 0:
-            torch._foreach_add_(variables, steps)
+            torch._foreach_addcmul_(variables, grads, neg_lrs)
             return
         (bufs,) = states
         torch._foreach_mul_(bufs, first.momentum)
-        torch._foreach_add_(bufs, steps)
+        torch._foreach_addcmul_(bufs, grads, neg_lrs)
         if first.nesterov:
-            torch._foreach_add_(variables, steps)
+            torch._foreach_addcmul_(variables, grads, neg_lrs)
             torch._foreach_add_(variables, bufs, alpha=first.momentum)
         else:
             torch._foreach_add_(variables, bufs)
@@ -79,14 +86,20 @@ def _adam(optimizers, groups, rates):
 
     first = optimizers[0]
     with torch.no_grad():
-        dtype = rates.dtype
-        local_step = ops.cast(first.iterations + 1, dtype)
-        beta_1_power = ops.power(ops.cast(first.beta_1, dtype), local_step)
-        beta_2_power = ops.power(ops.cast(first.beta_2, dtype), local_step)
-        alphas = torch.unbind(rates * (ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)))
+        # Keras computes `alpha` in the dtype of a call's first variable: the vector
+        # serves every bucket when they all share one dtype, else each its own.
+        dtypes = [bucket_vars[0].dtype for _, bucket_vars in groups if bucket_vars]
+        if len(set(dtypes)) <= 1:
+            alphas = torch.unbind(adam_alphas(first, rates, dtypes[0] if dtypes else "float32"))
+        else:
+            alphas = [
+                adam_alphas(first, rate, bucket_vars[0].dtype) if bucket_vars else None
+                for rate, (_, bucket_vars) in zip(torch.unbind(rates), groups)
+            ]
         grads, variables, alpha_list, (m_list, v_list) = _gather(
             optimizers, groups, alphas, ["_momentums", "_velocities"]
         )
+        # From here on, Keras' torch `Adam._parallel_update_step` op for op.
         torch._foreach_mul_(m_list, first.beta_1)
         torch._foreach_add_(m_list, grads, alpha=1 - first.beta_1)
         torch._foreach_mul_(v_list, first.beta_2)
@@ -113,17 +126,32 @@ def adam_family(optimizers: Sequence[keras.optimizers.Optimizer], variables: Seq
     )
 
 
-def adam_alphas(first: keras.optimizers.Optimizer, rates):
-    """Every bucket's Adam step size `lr_j * sqrt(1 - beta_2^t) / (1 - beta_1^t)`, as one
-    vector op: element for element the scalar Keras' Adam computes from each rate.
+def adam_alphas(first: keras.optimizers.Optimizer, rates, dtype: str = "float32"):
+    """Every bucket's Adam step size `lr_j * sqrt(1 - beta_2^t) / (1 - beta_1^t)`: element
+    for element the scalar Keras' Adam computes from each rate, rounded as Keras rounds.
+
+    Keras' order is `(lr * sqrt(...)) / (...)`, left to right; any other grouping rounds
+    differently. Compilers regroup vector arithmetic: XLA (JAX, TF with `jit_compile`)
+    turns a vector divided by a scalar into a product with the scalar's reciprocal (two
+    roundings), and TensorFlow's graph optimizer reorders a chain of products of scalars
+    and vectors (`base * multipliers * sqrt(...)`) to broadcast less. So on those
+    backends each bucket's alpha is computed from its own scalar rate, as Keras does it,
+    and the alphas stacked into one vector (one small fusion under XLA). Eager torch
+    computes the vector element by element. The TF/JAX single pass and the torch
+    `_foreach` pass both use this.
 
     Under XLA a scalar `alpha` per bucket would be one more small kernel per bucket (the
     division keeps XLA from fusing it into the variables' updates); the vector is one.
     """
-    local_step = ops.cast(first.iterations + 1, "float32")
-    beta_1_power = ops.power(ops.cast(first.beta_1, "float32"), local_step)
-    beta_2_power = ops.power(ops.cast(first.beta_2, "float32"), local_step)
-    return rates * ops.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+    lr = ops.cast(rates, dtype)
+    local_step = ops.cast(first.iterations + 1, dtype)
+    beta_1_power = ops.power(ops.cast(first.beta_1, dtype), local_step)
+    beta_2_power = ops.power(ops.cast(first.beta_2, dtype), local_step)
+    scale = ops.sqrt(1 - beta_2_power)
+    denominator = 1 - beta_1_power
+    if keras.backend.backend() == "torch" or len(lr.shape) == 0:
+        return lr * scale / denominator
+    return ops.stack([rate * scale / denominator for rate in ops.unstack(lr, num=lr.shape[0])])
 
 
 def adam_step(optimizer: keras.optimizers.Optimizer, gradient, variable, alpha) -> None:

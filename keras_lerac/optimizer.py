@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import operator
 import warnings
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,18 +12,18 @@ import numpy as np
 from keras import ops
 
 from keras_lerac import _keras, depth, fused, wrapped
-from keras_lerac._checks import check_int, check_number
 from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
-    as_float32,
     base_rate_at,
-    check_schedule,
-    layer_factors,
-    start_ratios,
-    suggested_curriculum,
 )
 from keras_lerac.schedules import get_schedule
+from keras_lerac.settings import Settings
+
+
+def _setting(name: str, doc: str) -> property:
+    """A read-only attribute that shows one of `LeRaC.settings`."""
+    return property(lambda self: getattr(self.settings, name), doc=doc)
 
 
 @keras.saving.register_keras_serializable(package="keras_lerac")
@@ -98,6 +97,8 @@ class LeRaC(keras.optimizers.Optimizer):
         bucket_assignment: Bucket index of each trainable variable, by position in
             the list passed to `build`. Written to the config once built, so that
             `load_model` rebuilds the same buckets with no model at hand.
+        suggested: Written to the config: the settings the defaults rule chose from
+            `total_steps` (so a loaded optimizer still reports them as chosen).
         weight_decay_exclusions: Written to the config: `{"pattern": ..., "positions":
             ...}`, what `exclude_from_weight_decay` excluded, so that a loaded model
             keeps it.
@@ -145,6 +146,7 @@ class LeRaC(keras.optimizers.Optimizer):
         update_every: int | None = None,
         bucket_assignment: Sequence[int] | None = None,
         weight_decay_exclusions: dict | None = None,
+        suggested: Sequence[str] = (),
         name: str | None = None,
         **kwargs: Any,
     ):
@@ -162,7 +164,6 @@ class LeRaC(keras.optimizers.Optimizer):
         base = wrapped.base_rate(optimizer)
         super().__init__(learning_rate=base, name=name or "lerac", **kwargs)
         self._base = base
-        self.reference_learning_rate = reference_learning_rate
         self._reference = wrapped.reference_rate(base, reference_learning_rate)
         self._inner_class = _keras.public_optimizer_class(type(optimizer))
         inner_config = optimizer.get_config()
@@ -174,77 +175,28 @@ class LeRaC(keras.optimizers.Optimizer):
         self._decay_excluded_pattern = pattern or saved.get("pattern")
         self._decay_excluded_positions = saved.get("positions")
 
-        # Validate every argument now: a bad value should fail at construction.
-        self.total_steps = check_int("total_steps", total_steps, minimum=1, optional=True)
-        self._suggested = []  # the settings taken from `suggested_curriculum`
-        if curriculum_steps is None:
-            if self.total_steps is None:
-                raise ValueError(
-                    "Pass `curriculum_steps` (K, the step where every bucket reaches the base rate) "
-                    "or `total_steps` (the number of steps the training runs), from which LeRaC "
-                    "picks K and the start rates (keras_lerac.curriculum.suggested_curriculum)."
-                )
-            curriculum_steps = suggested_curriculum(self.total_steps)[0]
-            self._suggested.append("curriculum_steps")
-        self.curriculum_steps = check_int("curriculum_steps", curriculum_steps)
-        self.schedule = check_schedule(schedule)
-        self.schedule_params = self._check_schedule_params(schedule_params, factor, update_every)
-        self.num_buckets = check_int("num_buckets", num_buckets, minimum=1, optional=True)
-        bound = dict(low=0.0, low_open=True, high=self._reference, high_label=self._reference_label())
-        if initial_learning_rates is None:
-            if min_learning_rate is None and self.curriculum_steps > 0:
-                if self.total_steps is None:
-                    raise ValueError(
-                        "Pass `min_learning_rate` (the start rate of the last bucket), or "
-                        "`initial_learning_rates`, or `total_steps` (LeRaC then picks the start "
-                        "rates), or `curriculum_steps=0` for no curriculum."
-                    )
-                min_learning_rate = as_float32(suggested_curriculum(self.total_steps)[1] * self._reference)
-                self._suggested.append("min_learning_rate")
-            min_learning_rate = check_number("min_learning_rate", min_learning_rate, optional=True, **bound)
-        else:
-            if min_learning_rate is not None:
-                raise ValueError("Pass `min_learning_rate` or `initial_learning_rates`, not both.")
-            if isinstance(initial_learning_rates, (str, bytes)) or not isinstance(
-                initial_learning_rates, Sequence
-            ):
-                raise TypeError(
-                    "`initial_learning_rates` must be a list of numbers, one start rate per bucket. "
-                    f"Received: {initial_learning_rates!r}"
-                )
-            if not initial_learning_rates:
-                raise ValueError("`initial_learning_rates` is empty: give one start rate per bucket.")
-            initial_learning_rates = [
-                check_number(f"initial_learning_rates[{j}]", rate, **bound)
-                for j, rate in enumerate(initial_learning_rates)
-            ]
-            if num_buckets is not None and num_buckets != len(initial_learning_rates):
-                raise ValueError(
-                    f"`num_buckets`={num_buckets} but `initial_learning_rates` has "
-                    f"{len(initial_learning_rates)} entries: they must agree."
-                )
-        self.min_learning_rate = min_learning_rate
-        self.initial_learning_rates = initial_learning_rates
-        self.layer_decay = check_number(
-            "layer_decay", layer_decay, low=0.0, low_open=True, high=1.0, optional=True
+        # Every curriculum argument checked now: a bad value fails at construction.
+        self.settings = Settings.resolve(
+            self._reference,
+            self._reference_label(reference_learning_rate),
+            min_learning_rate=min_learning_rate,
+            curriculum_steps=curriculum_steps,
+            total_steps=total_steps,
+            schedule=schedule,
+            schedule_params=schedule_params,
+            num_buckets=num_buckets,
+            initial_learning_rates=initial_learning_rates,
+            reference_learning_rate=reference_learning_rate,
+            layer_decay=layer_decay,
+            factor=factor,
+            update_every=update_every,
+            suggested=suggested,
         )
         # What Keras' rate callbacks change (`opt.learning_rate = x`): a factor on the base
         # rate, saved with the optimizer's state. The curriculum keeps running beneath it.
         self._rate_scale = self.add_variable((), initializer="ones", name="rate_scale")
-        if buckets is not None and num_buckets is not None:
-            raise ValueError("Pass `buckets` or `num_buckets`, not both: explicit buckets fix their number.")
-        if buckets is not None and model is not None:
-            raise ValueError("Pass `buckets` or `model`, not both: explicit buckets replace depth discovery.")
-        if model is not None and not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a keras.Model. Received: {type(model).__name__}")
-        self._bucket_specs = buckets
-        self._model_ref = None if model is None else weakref.ref(model)
-        if bucket_assignment is not None:
-            bucket_assignment = [
-                check_int(f"bucket_assignment[{i}]", b) for i, b in enumerate(bucket_assignment)
-            ]
-        self._bucket_assignment = bucket_assignment
-        self._config_assignment = None  # (variable ids, assignment) computed for get_config
+        self._source = depth.BucketSource(buckets, model, bucket_assignment, self.num_buckets)
+        self._buckets: depth.Buckets | None = None
         self._optimizers: list = []
         self._curriculum: Curriculum | None = None
         self._ratio_cache = None
@@ -252,22 +204,23 @@ class LeRaC(keras.optimizers.Optimizer):
         self._single_pass = False
         self._adam_alphas = False
 
-    def _check_schedule_params(self, params: dict | None, factor: Any, update_every: Any) -> dict:
-        """The schedule's parameters: `schedule_params` with `factor` / `update_every` merged in."""
-        if params is not None and not isinstance(params, dict):
-            raise TypeError(f"`schedule_params` must be a dict. Received: {params!r}")
-        params = dict(params or {})
-        for name, value in (("factor", factor), ("update_every", update_every)):
-            if value is None:
-                continue
-            if name in params:
-                raise ValueError(f"Pass `{name}` once: as an argument or in `schedule_params`, not both.")
-            params[name] = value
-        if "factor" in params:
-            params["factor"] = check_number("factor", params["factor"], low=1.0, low_open=True)
-        if "update_every" in params:
-            params["update_every"] = check_int("update_every", params["update_every"], minimum=1)
-        return get_schedule(self.schedule).check_params(params)
+    # The settings in force, read-only (`opt.settings` holds them all).
+    curriculum_steps = _setting(
+        "curriculum_steps", "K: the iteration where every bucket reaches the base rate."
+    )
+    min_learning_rate = _setting("min_learning_rate", "The start rate of the bucket nearest the output.")
+    total_steps = _setting("total_steps", "The training length the defaults rule was given.")
+    schedule = _setting("schedule", "The name of the curriculum schedule.")
+    schedule_params = _setting("schedule_params", "The schedule's own parameters, as given.")
+    num_buckets = _setting("num_buckets", "The number of buckets asked for (None: one per level).")
+    reference_learning_rate = _setting("reference_learning_rate", "The reference rate, if given.")
+    layer_decay = _setting("layer_decay", "The layer-wise rate decay, if any.")
+
+    @property
+    def initial_learning_rates(self) -> list[float] | None:
+        """The explicit start rates, one per bucket (None when not given)."""
+        rates = self.settings.initial_learning_rates
+        return None if rates is None else list(rates)
 
     @property
     def factor(self) -> float | None:
@@ -279,69 +232,14 @@ class LeRaC(keras.optimizers.Optimizer):
         """The stepwise update interval given (None: the default that ends the climb at K)."""
         return self.schedule_params.get("update_every")
 
-    def _reference_label(self) -> str:
-        if self.reference_learning_rate is not None:
+    def _reference_label(self, explicit: Any) -> str:
+        if explicit is not None:
             return f"reference_learning_rate {self._reference:g}"
         if isinstance(self._base, LearningRateSchedule):
             return f"the peak {self._reference:g} of the base {type(self._base).__name__}"
         return f"the base rate {self._reference:g}"
 
     # ------------------------------------------------------------------ building
-    def _assign(self, var_list: list) -> list[int]:
-        """Bucket index of each variable in `var_list`."""
-        if self._bucket_assignment is not None:
-            if len(self._bucket_assignment) != len(var_list):
-                raise ValueError(
-                    f"`bucket_assignment` has {len(self._bucket_assignment)} entries but the "
-                    f"optimizer is built on {len(var_list)} variables: it was saved for a model with "
-                    "other trainable variables (another model, or layers frozen or unfrozen since). "
-                    "Make the same variables trainable as when it was saved, or build a new LeRaC."
-                )
-            return list(self._bucket_assignment)
-        if self._bucket_specs is not None:
-            return depth.resolve_bucket_specs(self._bucket_specs, var_list)
-        if self._model_ref is not None:
-            model = self._model_ref()
-            if model is None:
-                raise ValueError("The `model` passed to LeRaC no longer exists.")
-            found = depth.depth_buckets(model, self.num_buckets)
-            owner = {id(v): j for j, bucket in enumerate(found) for v in bucket}
-            missing = [v.path for v in var_list if id(v) not in owner]
-            if missing:
-                raise ValueError(
-                    f"Variables {missing} are not trainable variables of model "
-                    f"{model.name!r}: pass the model being trained as `model`."
-                )
-            return [owner[id(v)] for v in var_list]
-        levels = depth.path_groups(var_list)
-        bucket_of_level = depth.group_levels(max(levels) + 1, self.num_buckets)
-        return [bucket_of_level[level] for level in levels]
-
-    def _make_curriculum(self, count: int) -> Curriculum:
-        if self.initial_learning_rates is not None:
-            if len(self.initial_learning_rates) != count:
-                raise ValueError(
-                    f"`initial_learning_rates` has {len(self.initial_learning_rates)} entries "
-                    f"but the model was cut into {count} buckets: give one rate per bucket."
-                )
-            ratios = [min(1.0, r / self._reference) for r in self.initial_learning_rates]
-        elif self.min_learning_rate is None:  # no curriculum
-            ratios = [1.0] * count
-        else:
-            ratios = [min(1.0, r) for r in start_ratios(count, self.min_learning_rate / self._reference)]
-        schedule = get_schedule(self.schedule)
-        ratios = schedule.start(ratios)  # the controls lay the start ratios out their own way
-        factors = tuple(layer_factors(count, self.layer_decay)) if self.layer_decay is not None else ()
-        return Curriculum(
-            self._base,
-            self._reference,
-            tuple(ratios),
-            self.curriculum_steps,
-            self.schedule,
-            schedule.resolve(self.schedule_params, ratios, self.curriculum_steps),
-            factors,
-        )
-
     def _make_bucket_optimizer(self, j: int, variables: list, excluded: list) -> keras.optimizers.Optimizer:
         config = dict(self._inner_config)
         config["name"] = f"{self.name}_bucket_{j}"
@@ -370,31 +268,26 @@ class LeRaC(keras.optimizers.Optimizer):
         if self.built:
             return
         var_list = list(var_list)
-        assignment = self._assign(var_list) if var_list else []
-        count = max(assignment) + 1 if assignment else 0
-        if sorted(set(assignment)) != list(range(count)):
-            raise ValueError(
-                f"Bucket assignment {assignment} skips bucket indices: every bucket from 0 to "
-                f"{count - 1} needs at least one variable. Renumber `bucket_assignment`."
-            )
-        self._curriculum = self._make_curriculum(count)
-        if count == 1 and self.curriculum_steps > 0 and self._curriculum.start_ratios[0] == 1.0:
+        buckets = self._source.assign(var_list)
+        self._curriculum = self.settings.curriculum(len(buckets), self._base, self._reference)
+        if len(buckets) == 1 and self.curriculum_steps > 0 and self._curriculum.start_ratios[0] == 1.0:
             warnings.warn(
                 "LeRaC found a single bucket of trainable variables, so there is no curriculum: "
                 "its one bucket runs at the base rate from step 0. Give LeRaC the model being "
                 "trained (`model=`) for graph depth, or the buckets (`buckets=[...]`).",
                 stacklevel=2,
             )
-        self._bucket_assignment = assignment
-        self._bucket_of = {_keras.variable_key(self, v): b for v, b in zip(var_list, assignment)}
+        self._buckets = buckets
+        self._build_variables = var_list
+        self._positions = buckets.positions
+        self._bucket_of = {_keras.variable_key(self, v): b for v, b in zip(var_list, buckets.assignment)}
         excluded_ids = set(self._decay_excluded_ids) | _keras.weight_decay_exclusions(self)[0]
         if self._decay_excluded_positions is not None:
             excluded_ids |= {id(var_list[i]) for i in self._decay_excluded_positions}
         self._decay_excluded_positions = [i for i, v in enumerate(var_list) if id(v) in excluded_ids]
-        self._bucket_variables = [[v for v, b in zip(var_list, assignment) if b == j] for j in range(count)]
         self._optimizers = [
-            self._make_bucket_optimizer(j, variables, [v for v in variables if id(v) in excluded_ids])
-            for j, variables in enumerate(self._bucket_variables)
+            self._make_bucket_optimizer(j, list(variables), [v for v in variables if id(v) in excluded_ids])
+            for j, variables in enumerate(buckets.variables)
         ]
         # torch eager: one batched update over all buckets where Keras' math allows it.
         self._fused_update = fused.fused_update(self._optimizers)
@@ -404,9 +297,6 @@ class LeRaC(keras.optimizers.Optimizer):
             map(_keras.updates_one_by_one, self._optimizers)
         )
         self._adam_alphas = self._single_pass and fused.adam_family(self._optimizers, var_list)
-        self._build_variables = list(var_list)
-        self._positions_key = [id(v) for v in var_list]
-        self._positions = [[i for i, b in enumerate(assignment) if b == j] for j in range(count)]
         super().build(var_list)
 
     def _require_built(self, what: str, error: type = ValueError) -> None:
@@ -432,7 +322,13 @@ class LeRaC(keras.optimizers.Optimizer):
     def buckets(self) -> list[list]:
         """The variables of each bucket, index 0 nearest the input."""
         self._require_built("buckets", AttributeError)
-        return [list(bucket) for bucket in self._bucket_variables]
+        return [list(bucket) for bucket in self._buckets.variables]
+
+    @property
+    def bucket_layers(self) -> list[list[str]]:
+        """The names of each bucket's layers, index 0 nearest the input."""
+        self._require_built("bucket_layers", AttributeError)
+        return [list(names) for names in self._buckets.layers]
 
     @property
     def curriculum(self) -> Curriculum:
@@ -454,7 +350,7 @@ class LeRaC(keras.optimizers.Optimizer):
     def suggested_settings(self) -> tuple[str, ...]:
         """The settings LeRaC chose with `suggested_curriculum` from `total_steps`:
         `"curriculum_steps"` and / or `"min_learning_rate"` (empty when all were given)."""
-        return tuple(self._suggested)
+        return self.settings.suggested
 
     @property
     def rate_scale(self) -> float:
@@ -547,7 +443,7 @@ class LeRaC(keras.optimizers.Optimizer):
         The common case, every variable in build order, takes the positions computed at
         build time; a filtered list (None gradients dropped upstream) is grouped by key.
         """
-        if len(variables) == len(self._positions_key) and all(
+        if len(variables) == len(self._build_variables) and all(
             map(operator.is_, variables, self._build_variables)
         ):
             return [([grads[i] for i in idx], [variables[i] for i in idx]) for idx in self._positions]
@@ -614,7 +510,7 @@ class LeRaC(keras.optimizers.Optimizer):
 
     def load_own_variables(self, store):
         if not self.built:
-            model = None if self._model_ref is None else self._model_ref()
+            model = self._source.model
             if model is None:
                 warnings.warn(
                     f"Skipping the state of LeRaC optimizer {self.name!r}: it is not built yet, so "
@@ -636,54 +532,19 @@ class LeRaC(keras.optimizers.Optimizer):
         for i, variable in enumerate(own):
             variable.assign(store[str(i)])
 
-    def _assignment_for_config(self) -> list[int] | None:
-        """The bucket assignment, also before `build` when the model says what it will be."""
-        if self.built or self._bucket_assignment is not None:
-            return self._bucket_assignment
-        model = None if self._model_ref is None else self._model_ref()
-        if model is None or not model.built:
-            return None
-        # Keras builds the optimizer on `model.trainable_variables`, in this order.
-        variables = model.trainable_variables
-        key = tuple(id(v) for v in variables)
-        if self._config_assignment is None or self._config_assignment[0] != key:
-            self._config_assignment = (key, self._assign(variables) if variables else [])
-        return self._config_assignment[1]
-
     def get_config(self) -> dict:
         config = super().get_config()
         config.pop("learning_rate")
         config.pop("weight_decay")
-        assignment = self._assignment_for_config()
-        specs = self._bucket_specs
-        patterns_only = specs is not None and all(
-            isinstance(item, str)
-            for bucket in specs
-            for item in (bucket if isinstance(bucket, (list, tuple)) else [bucket])
-        )
-        unresolved = None
-        if assignment is None and (self._model_ref is not None or (specs is not None and not patterns_only)):
-            unresolved = "model" if self._model_ref is not None else "buckets"
         config.update(
             {
                 "optimizer": wrapped.class_spec(self._inner_class, self._inner_config),
-                "min_learning_rate": self.min_learning_rate,
-                "curriculum_steps": self.curriculum_steps,
-                "schedule": self.schedule,
-                "num_buckets": self.num_buckets,
-                "initial_learning_rates": self.initial_learning_rates,
-                "reference_learning_rate": self.reference_learning_rate,
-                "total_steps": self.total_steps,
-                "suggested": list(self._suggested),
-                "layer_decay": self.layer_decay,
-                "schedule_params": dict(self.schedule_params),
-                "bucket_assignment": assignment,
-                "buckets": [list(b) for b in specs] if patterns_only and assignment is None else None,
+                **self.settings.to_config(),
+                **self._source.config(self._buckets),
                 "weight_decay_exclusions": {
                     "pattern": self._decay_excluded_pattern,
                     "positions": self._decay_excluded_positions,
                 },
-                "unresolved_buckets": unresolved,
             }
         )
         return config
@@ -691,7 +552,6 @@ class LeRaC(keras.optimizers.Optimizer):
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
         config = dict(config)
-        suggested = config.pop("suggested", None) or []
         unresolved = config.pop("unresolved_buckets", None)
         if unresolved is not None:
             warnings.warn(
@@ -708,13 +568,17 @@ class LeRaC(keras.optimizers.Optimizer):
         for legacy in ("factor", "update_every"):
             if legacy in config and legacy not in params:
                 config.pop(legacy)
-        lerac = cls(optimizer, **config)
-        # The values the defaults rule chose come back as given; remember they were chosen.
-        lerac._suggested = [name for name in ("curriculum_steps", "min_learning_rate") if name in suggested]
-        return lerac
+        return cls(optimizer, **config)
 
 
 LeRaCOptimizer = LeRaC
+
+
+def unwrap_loss_scale(optimizer: Any) -> Any:
+    """The optimizer inside any `LossScaleOptimizer` (what `compile` adds under mixed_float16)."""
+    while isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        optimizer = optimizer.inner_optimizer
+    return optimizer
 
 
 def find_lerac(optimizer: Any) -> LeRaC:
@@ -729,9 +593,7 @@ def find_lerac(optimizer: Any) -> LeRaC:
     Raises:
         TypeError: if no `LeRaC` optimizer is found.
     """
-    seen = optimizer
-    while isinstance(seen, keras.optimizers.LossScaleOptimizer):
-        seen = seen.inner_optimizer
+    seen = unwrap_loss_scale(optimizer)
     if not isinstance(seen, LeRaC):
         found = "no optimizer (the model is not compiled)" if optimizer is None else type(optimizer).__name__
         raise TypeError(

@@ -13,9 +13,11 @@ the model with the saved one and restores the optimizer's state from the same fi
 from __future__ import annotations
 
 import json
+import os
 import re
 import warnings
 import zipfile
+import zlib
 from typing import Any
 
 import keras
@@ -27,6 +29,51 @@ __all__ = ["compile_skipped", "load_model", "restore_compile"]
 _MENDED_WARNINGS = (
     r"`compile\(\)` was not called as part of model loading|Skipping variable loading for optimizer"
 )
+
+
+def _check_keras_file(filepath: Any) -> None:
+    """Raises a `ValueError` saying what is wrong if a local `.keras` file cannot be read.
+
+    Keras reports a `.keras` file that exists but is not a readable zip archive (cut
+    off by an interrupted save or copy, or not a Keras model at all) as "File not
+    found". This check names the real problem first. Paths that are not an existing
+    local `.keras` file (a missing file, `.h5`, remote paths, file objects) are left to
+    Keras and its own messages.
+
+    Args:
+        filepath: The path given to `load_model`.
+
+    Raises:
+        ValueError: The file exists but is not a zip archive, or is one without a Keras
+            model's `config.json`.
+    """
+    if not isinstance(filepath, (str, os.PathLike)):
+        return
+    path = os.fspath(filepath)
+    if not str(path).endswith(".keras") or not os.path.isfile(path):
+        return
+    try:
+        # Reads the archive's directory only (at the end of the file), not the weights.
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise _unreadable(path, f"a .keras file is a zip archive; here: {error}") from None
+    if "config.json" not in names:
+        raise ValueError(
+            f"Cannot load {path!r}: the file is a zip archive but not a Keras model (it has no config.json; "
+            "a model saved with `model.save(path)` has config.json and model.weights.h5). Check the path, "
+            "or save the model again with `model.save(path)`."
+        )
+
+
+def _unreadable(path: str, detail: str) -> ValueError:
+    """The error for a `.keras` file that exists but cannot be read as an archive."""
+    return ValueError(
+        f"Cannot load {path!r}: the file exists ({os.path.getsize(path)} bytes) but is not a readable "
+        f".keras archive ({detail}), so it is truncated or damaged (an interrupted save or copy leaves "
+        "such a file) or not a Keras model. Copy or download the complete file again, or save the model "
+        "again with `model.save(path)`."
+    )
 
 
 def saved_compile_config(filepath: str) -> dict | None:
@@ -98,6 +145,10 @@ def load_model(
     Returns:
         The model.
 
+    Raises:
+        ValueError: The file is missing, or exists but is not a readable `.keras`
+            archive (truncated, damaged, or not a Keras model): the message says which.
+
     Example:
 
     ```python
@@ -111,11 +162,18 @@ def load_model(
     restored = keras_lerac.load_model("model.keras")   # for a KerasHub task too
     ```
     """
+    _check_keras_file(filepath)  # a truncated file: say so, not Keras' "File not found"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = keras.saving.load_model(
-            filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
-        )
+        try:
+            model = keras.saving.load_model(
+                filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+            )
+        except (zipfile.BadZipFile, zlib.error) as error:
+            # A whole archive with a damaged member ("Bad CRC-32 for file 'model.weights.h5'").
+            if not isinstance(filepath, (str, os.PathLike)) or not os.path.isfile(filepath):
+                raise
+            raise _unreadable(os.fspath(filepath), f"{type(error).__name__}: {error}") from error
     skipped = compile_skipped(model)
     for warning in caught:
         # What this function mends (or, with compile=False, what was not asked for): Keras

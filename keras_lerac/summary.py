@@ -9,8 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac import _keras
-from keras_lerac.depth import check_built, layer_depths, trained_weights
+from keras_lerac.depth import check_built
 from keras_lerac.optimizer import LeRaC, find_lerac
 
 __all__ = ["plan", "plan_rows"]
@@ -35,31 +34,12 @@ def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
     return opt
 
 
-def _layer_names(model: keras.Model | None, variables: list) -> dict[int, str]:
-    """Variable id -> name of the layer that owns it."""
-    names: dict[int, str] = {}
-    if model is not None:
-        try:
-            layers = [layer for layer, _ in layer_depths(model)]
-        except Exception:  # subclassed / odd models: fall back to the tracked layers
-            layers = _keras.flatten_layers(model)
-        trained = {id(v) for v in variables}
-        for layer in layers:
-            for v in trained_weights(layer, trained):
-                names.setdefault(id(v), layer.name)
-    for v in variables:
-        if id(v) not in names:
-            path = getattr(v, "path", v.name)
-            names[id(v)] = path.rsplit("/", 1)[0] if "/" in path else path
-    return names
-
-
 def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
     """The curriculum plan as data: one dict per bucket, bucket 0 nearest the input.
 
     Args:
-        model: The model being trained, or `None` when `optimizer` is built (layer
-            names then come from the variable paths).
+        model: The model being trained, or `None` when `optimizer` is built. Layer
+            names come from the optimizer's buckets (`opt.bucket_layers`).
         optimizer: A `LeRaC` optimizer, or a `LossScaleOptimizer` around one (or `None`
             to use `model.optimizer`). It is built on `model.trainable_variables` if it
             is not built yet.
@@ -86,20 +66,18 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
     rows[-1]["start_rate"]   # 1e-06, == opt.learning_rates_at(0)[-1]
     ```
     """
-    opt = _prepare(model, optimizer)
+    return _rows(_prepare(model, optimizer))
+
+
+def _rows(opt: LeRaC) -> list[dict]:
     buckets = opt.buckets
     curriculum = opt.curriculum
     k = curriculum.steps
     mid = k // 2
     middle, end = curriculum.rates_at(mid), curriculum.rates_at(k)
     start = curriculum.start_rates
-    names = _layer_names(model, [v for bucket in buckets for v in bucket])
     rows = []
-    for j, variables in enumerate(buckets):
-        layers: list[str] = []
-        for v in variables:
-            if names[id(v)] not in layers:
-                layers.append(names[id(v)])
+    for j, (variables, layers) in enumerate(zip(buckets, opt.bucket_layers)):
         rows.append(
             {
                 "bucket": j,
@@ -186,8 +164,8 @@ def plan(
     keras_lerac.plan(model, opt)
     ```
     """
-    rows = plan_rows(model, optimizer)
-    opt = _prepare(model, optimizer if optimizer is not None else getattr(model, "optimizer", None))
+    opt = _prepare(model, optimizer)
+    rows = _rows(opt)
     k = opt.curriculum_steps
     mid = k // 2
     inner = type(opt.bucket_optimizers[0]).__name__ if opt.bucket_optimizers else "none"

@@ -464,6 +464,65 @@ def test_nested_models_and_shared_layers(rng):
         assert np.abs(got[key] - expected[key]).max() > 1e-4, key
 
 
+def test_smoothing_layers_of_nested_models_come_in_graph_order():
+    # A functional model around a three-conv model: c1 -> c2 -> c3, wherever they live.
+    inner_in = keras.Input((8, 8, 3))
+    y = layers.Conv2D(4, 3, padding="same", name="c1")(inner_in)
+    y = layers.Conv2D(4, 3, padding="same", name="c2")(y)
+    y = layers.Conv2D(4, 3, padding="same", name="c3")(y)
+    inner = keras.Model(inner_in, y, name="three_convs")
+    outer_in = keras.Input((8, 8, 3))
+    x = layers.Conv2D(3, 3, padding="same", name="c0")(outer_in)
+    x = inner(x)
+    x = layers.Conv2D(4, 3, padding="same", name="c4")(x)
+    model = keras.Model(outer_in, layers.GlobalAveragePooling2D()(x))
+    smoothed = add_smoothing(model, sigma=0.0)
+    names = [lyr.name for lyr in smoothing_layers(smoothed)]
+    assert names == [f"c{i}_smoothing" for i in range(5)]
+    # Nested Sequential models and a model called on its own: the same order.
+    seq = keras.Sequential([keras.Input((8, 8, 3)), inner], name="seq")
+    names = [lyr.name for lyr in smoothing_layers(add_smoothing(seq, sigma=0.0))]
+    assert names == ["c1_smoothing", "c2_smoothing", "c3_smoothing"]
+    # Smoothing layers placed by hand inside custom layers, two levels deep.
+    pair = _Holder([GaussianSmoothing(name="g1"), GaussianSmoothing(name="g2")])
+    holder = _Holder([pair, GaussianSmoothing(name="g3")])
+    assert [lyr.name for lyr in smoothing_layers(holder)] == ["g1", "g2", "g3"]
+
+
+class _Holder(layers.Layer):
+    """A custom layer that only holds (tracks) the layers it is given, in order."""
+
+    def __init__(self, inner, **kwargs):
+        super().__init__(**kwargs)
+        self.inner = inner
+
+
+def test_smoothing_layers_of_a_keras_hub_backbone_come_in_graph_order():
+    keras_hub = pytest.importorskip("keras_hub")
+    # A tiny ResNet from its constructor (no presets, no download), inside a model.
+    backbone = keras_hub.models.ResNetBackbone(
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
+        use_pre_activation=False,
+        image_shape=(16, 16, 3),
+    )
+    inputs = keras.Input((16, 16, 3))
+    outputs = layers.Dense(3)(layers.GlobalAveragePooling2D()(backbone(inputs)))
+    smoothed = add_smoothing(keras.Model(inputs, outputs), sigma=0.0)
+    # The backbone's spatial convs, in the topological order of its graph.
+    expected = [
+        f"{lyr.name}_smoothing"
+        for lyr in backbone.layers
+        if isinstance(lyr, _keras.conv_base_classes()) and any(k > 1 for k in lyr.kernel_size)
+    ]
+    assert len(expected) >= 5
+    assert [lyr.name for lyr in smoothing_layers(smoothed)] == expected
+
+
 def test_sequential_1d_and_3d_stay_sequential(rng):
     seq = random_weights(
         keras.Sequential(

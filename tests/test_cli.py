@@ -79,12 +79,12 @@ def test_compare_end_to_end(tmp_path):
     assert sorted(results["regimes"]) == sorted(expected)
     for name in expected:
         entry = results["regimes"][name]
-        assert len(entry["test_accuracy"]) == 1 and 0 <= entry["mean"] <= 1 and entry["std"] == 0
+        assert len(entry["scores"]) == 1 and 0 <= entry["mean"] <= 1 and entry["std"] == 0
         assert len(entry["wall_time_s"]) == 1 and entry["wall_time_s"][0] > 0
         curves = entry["curves"][0]
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             assert len(curves[key]) == 2
-        assert entry["test_accuracy"][0] == pytest.approx(curves["val_accuracy"][-1], abs=1e-6)
+        assert entry["scores"][0] == pytest.approx(curves["val_accuracy"][-1], abs=1e-6)
     lerac_curves = results["regimes"]["lerac"]["curves"][0]
     assert "lr_bucket_0" in lerac_curves and len(lerac_curves["lr_bucket_0"]) == 2
     settings = results["settings"]
@@ -150,7 +150,8 @@ def test_progress_is_plain_when_stdout_is_not_a_terminal(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "val_accuracy:" in proc.stdout and "LeRaC curriculum plan" in proc.stdout  # one line per epoch
+    # One plain progress line per run (runs done / total), and the plan before LeRaC trains.
+    assert "[1/1 runs, elapsed" in proc.stdout and "LeRaC curriculum plan" in proc.stdout
     assert "\r" not in proc.stdout and "\x1b[" not in proc.stdout
     # K (3 epochs) is longer than 1 epoch of training: said, with the fix.
     assert "--curriculum-epochs smaller than --epochs" in proc.stderr
@@ -257,3 +258,143 @@ def test_python_m_help_subprocess():
     for flag in ("--backend", "--epochs", "--seeds", "--output", "--model", "--data", "--regimes", "--quiet"):
         assert flag in proc.stdout
     assert "--limit" not in proc.stdout  # hidden
+
+
+def test_plan_command_uncompiled_file_uses_the_flags(tmp_path, capsys):
+    # Issue 16 item 3: a model saved without compile() has no optimizer attribute at all.
+    model = models.digits_mlp()
+    path = tmp_path / "uncompiled.keras"
+    model.save(path)
+    argv = ["plan", "--model", str(path), "--optimizer", "adam", "--learning-rate", "0.01"]
+    assert cli.main(argv + ["--curriculum-steps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "inner optimizer=Adam" in out and "base rate=0.01" in out and "K=20 iterations" in out
+
+
+# --------------------------------------------------------------------------- the user's own model and data
+def _user_files(tmp_path, x_features=6, labels_offset=0, y_width=None, drop=None, model_kind="mlp"):
+    """A tiny `.keras` model (6 features -> 3 logits, or a conv model) and an `.npz` of data."""
+    import keras
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    if model_kind == "mlp":
+        inputs = keras.Input((6,))
+        hidden = keras.layers.Dense(8, activation="relu")(inputs)
+    else:
+        inputs = keras.Input((4, 4, 1))
+        hidden = keras.layers.GlobalAveragePooling2D()(keras.layers.Conv2D(4, 3, padding="same")(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3)(hidden))
+    model_path = tmp_path / "model.keras"
+    model.save(model_path)
+    shape = (x_features,) if model_kind == "mlp" else (4, 4, 1)
+    arrays = {}
+    for split, n in (("train", 40), ("test", 12)):
+        x = rng.normal(size=(n, *shape)).astype("float32")
+        y = (rng.integers(0, 3, n) + labels_offset).astype("int32")
+        if y_width is not None:
+            y = np.zeros((n, y_width), "float32")
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x, y
+    if drop:
+        arrays.pop(drop)
+    data_path = tmp_path / "data.npz"
+    np.savez(data_path, **arrays)
+    return str(model_path), str(data_path)
+
+
+def test_compare_a_keras_file_on_npz_data(tmp_path, capsys):
+    model, data = _user_files(tmp_path)
+    out = tmp_path / "out"
+    argv = [
+        "compare",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--batch-size",
+        "16",
+    ]
+    assert cli.main(argv + ["--output", str(out), "--quiet"]) == 0
+    stdout = capsys.readouterr().out
+    # Default regimes: CBS cannot run on this MLP, so it is skipped with a note.
+    assert "note: skipping regime 'cbs'" in stdout and "lerac - conventional" in stdout
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["regimes"]) == ["conventional", "lerac"]
+    settings = results["settings"]
+    assert settings["model"] == model and settings["data"] == data and settings["train_examples"] == 40
+    assert settings["total_steps"] == 3 and settings["skipped_regimes"]["cbs"]
+    conv, lerac = results["regimes"]["conventional"], results["regimes"]["lerac"]
+    assert conv["init_hash"] == lerac["init_hash"] and conv["order_hash"] == lerac["order_hash"]
+    assert results["differences"]["lerac - conventional"]["n"] == 2
+
+
+def test_compare_control_regimes(tmp_path, capsys):
+    model, data = _user_files(tmp_path)
+    argv = [
+        "compare",
+        "--model",
+        model,
+        "--data",
+        data,
+        "--epochs",
+        "1",
+        "--seeds",
+        "2",
+        "--batch-size",
+        "16",
+    ]
+    argv += ["--regimes", "conventional", "warmup", "lerac", "anti", "--output", str(tmp_path / "o")]
+    assert cli.main(argv) == 0
+    stdout = capsys.readouterr().out
+    for name in ("warmup - conventional", "lerac - conventional", "anti - conventional", "lerac - warmup"):
+        assert name in stdout
+    assert "[4/8 runs, elapsed" in stdout  # the comparison's progress, one plain line per run
+
+
+def test_compare_cbs_on_a_conv_keras_file(tmp_path):
+    model, data = _user_files(tmp_path, model_kind="cnn")
+    argv = ["compare", "--model", model, "--data", data, "--epochs", "1", "--seeds", "1", "--quiet"]
+    assert cli.main(argv + ["--regimes", "conventional", "cbs", "--output", str(tmp_path / "o")]) == 0
+    results = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert list(results["regimes"]) == ["conventional", "cbs"]
+
+
+@pytest.mark.parametrize(
+    "files, extra, message",
+    [
+        ({"drop": "y_test"}, [], "has no y_test"),
+        ({"x_features": 5}, [], "x has examples of shape (5,) but the model takes (6,)"),
+        ({"labels_offset": 2}, [], "labels out of range: y has labels 2..4"),
+        ({"y_width": 5}, [], "y has shape (5,) per example"),
+        ({}, ["--regimes", "conventional", "cbs"], "regime 'cbs' cannot run on this model"),
+        ({"not_a_model": True}, [], "is not a loadable Keras model"),
+        ({"not_npz": True}, [], "could not read"),
+        ({"missing": "model"}, [], "model file"),
+        ({"missing": "data"}, [], "data file"),
+    ],
+)
+def test_bad_user_input_one_line_exit_2(tmp_path, capsys, files, extra, message):
+    files = dict(files)
+    special = {k: files.pop(k) for k in ("not_a_model", "not_npz", "missing") if k in files}
+    model, data = _user_files(tmp_path, **files)
+    if special.get("not_a_model"):
+        with open(model, "wb") as f:
+            f.write(b"this is not a zip archive")
+    if special.get("not_npz"):
+        with open(data, "wb") as f:
+            f.write(b"nor is this")
+    if special.get("missing") == "model":
+        model = str(tmp_path / "absent.keras")
+    if special.get("missing") == "data":
+        data = str(tmp_path / "absent.npz")
+    argv = ["compare", "--model", model, "--data", data, "--epochs", "1", "--seeds", "1"]
+    assert cli.main(argv + extra + ["--output", str(tmp_path / "o")]) == 2
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-lerac: error: ") and message in lines[0], lines
+    assert captured.out == ""  # nothing ran, nothing printed
+    assert not (tmp_path / "o" / "results.json").exists()

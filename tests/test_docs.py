@@ -15,14 +15,21 @@ def python_blocks(path):
     return re.findall(r"```python\n(.*?)```", path.read_text(), flags=re.S)
 
 
-@pytest.mark.parametrize("path", [p for p in DOCS if python_blocks(p)], ids=lambda p: p.name)
-def test_every_python_block_runs(path, tmp_path, monkeypatch):
-    # The blocks of one file run in order in one namespace, as a reader would run them.
+BLOCKS = [(path, i, block) for path in DOCS for i, block in enumerate(python_blocks(path))]
+
+
+@pytest.mark.parametrize(("path", "index", "block"), BLOCKS, ids=[f"{p.name}[{i}]" for p, i, _ in BLOCKS])
+def test_every_python_block_runs_alone(path, index, block, tmp_path, monkeypatch):
+    # Each block runs alone, in a fresh namespace, as a reader who copies only that block
+    # would run it: a block that relies on another's imports or variables fails.
     monkeypatch.chdir(tmp_path)
-    namespace: dict = {}
-    for i, block in enumerate(python_blocks(path)):
-        with contextlib.redirect_stdout(io.StringIO()):
-            exec(compile(block, f"{path.name}[block {i}]", "exec"), namespace)
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(block, f"{path.name}[block {index}]", "exec"), {"__name__": "__main__"})
+
+
+def test_the_docs_have_python_blocks():
+    assert len(BLOCKS) >= 5, "no Python blocks found in README.md and docs/*.md"
+    assert [p for p, _, _ in BLOCKS].count(ROOT / "README.md") >= 3
 
 
 def test_readme_usage_example_prints_the_documented_rates():
@@ -85,3 +92,74 @@ def test_every_docstring_example_runs(tmp_path, monkeypatch):
                     failures.append(f"{name}: doctest failed")
     assert ran >= 15, "the docstring examples were not found"
     assert failures == [], "\n".join(failures)
+
+
+def test_readme_public_api_signature_names_every_parameter_of_lerac():
+    import ast
+    import inspect
+
+    from keras_lerac import LeRaC
+
+    readme = (ROOT / "README.md").read_text()
+    api = readme[readme.index("### Public API") :]
+    (signature,) = re.findall(r"^\| `(LeRaC\(.*?\))` \|", api, flags=re.M)
+    # The documented signature, read as Python: names, kinds (keyword-only) and defaults.
+    (doc,) = ast.parse(f"def {signature}: pass").body
+    documented = {a.arg: None for a in doc.args.args}
+    for arg, default in zip(doc.args.kwonlyargs, doc.args.kw_defaults):
+        documented[arg.arg] = ast.literal_eval(default) if default is not None else inspect.Parameter.empty
+    parameters = inspect.signature(LeRaC.__init__).parameters
+    named = {n: p for n, p in parameters.items() if n != "self" and p.kind is not p.VAR_KEYWORD}
+    missing = [n for n in named if n not in documented]
+    assert missing == [], f"README's Public API signature of LeRaC(...) omits {missing}"
+    unknown = [n for n in documented if n not in named]
+    assert unknown == [], f"README's Public API signature of LeRaC(...) names no parameter {unknown}"
+    assert list(documented) == list(named), "README lists LeRaC's parameters in another order"
+    assert [a.arg for a in doc.args.args] == [
+        n for n, p in named.items() if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
+    for n, p in named.items():
+        if p.kind is p.KEYWORD_ONLY:
+            assert documented[n] == p.default, f"README: {n}={documented[n]!r}, LeRaC: {n}={p.default!r}"
+    assert doc.args.kwarg is not None, "README's signature omits LeRaC's **kwargs (wrapper options)"
+
+
+def test_cli_doc_states_the_rates_the_logger_logs():
+    # docs/cli.md gives the logged value as an expression: evaluate it after a real fit.
+    import keras
+    import numpy as np
+
+    from keras_lerac import CurriculumLogger, LeRaC
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    section = text[text.index("### `keras_lerac.CurriculumLogger`") :]
+    (expression,) = re.findall(r"to the epoch logs: `([^`]+)`", section)
+    inputs = keras.Input((4,))
+    hidden = keras.layers.Dense(4, activation="relu")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2)(keras.layers.Dense(4, activation="relu")(hidden)))
+    optimizer = LeRaC(keras.optimizers.SGD(0.05), min_learning_rate=1e-4, curriculum_steps=10, model=model)
+    model.compile(optimizer=optimizer, loss="mse")
+    x, y = np.ones((8, 4), "float32"), np.zeros((8, 2), "float32")
+    history = model.fit(x, y, batch_size=4, epochs=1, verbose=0, callbacks=[CurriculumLogger()])
+    iterations = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    scale = np.asarray(optimizer.rate_scale, "float64")  # an array: `rate_scale * [rates]` is a product
+    namespace = {"optimizer": optimizer, "iterations": iterations, "rate_scale": scale}
+    stated = np.asarray(eval(expression, namespace), "float64")
+    logged = [history.history[f"lr_bucket_{j}"][-1] for j in range(len(stated))]
+    np.testing.assert_allclose(logged, stated, rtol=1e-12, err_msg=f"docs/cli.md says `{expression}`")
+
+
+def test_package_license_is_an_spdx_string_that_setuptools_reads_without_warning():
+    # A `license = { text = ... }` table makes setuptools >= 77 warn at every build
+    # (`make install` printed it three times); the SPDX string needs setuptools >= 77.
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        tomllib = pytest.importorskip("tomli")
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert config["project"]["license"] == "Apache-2.0"
+    assert not any("License ::" in c for c in config["project"].get("classifiers", []))
+    (setuptools_pin,) = [r for r in config["build-system"]["requires"] if r.startswith("setuptools")]
+    minimum = re.fullmatch(r"setuptools>=(\d+)(?:\.\d+)*", setuptools_pin)
+    assert minimum and int(minimum.group(1)) >= 77, setuptools_pin

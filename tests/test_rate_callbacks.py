@@ -5,6 +5,7 @@ import csv
 import keras
 import numpy as np
 import pytest
+import tensorboard_events
 from helpers import classification_data, mlp
 
 from keras_lerac import CurriculumLogger, LeRaC
@@ -130,10 +131,25 @@ def test_backup_and_restore_resumes_with_the_scale(tmp_path):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_tensorboard_logs_the_base_rate_and_no_error(tmp_path):
-    model, _ = compiled()
-    model.fit(X, Y, batch_size=16, epochs=1, verbose=0, callbacks=[keras.callbacks.TensorBoard(tmp_path)])
-    assert any(tmp_path.rglob("events.out.tfevents*"))
+def test_tensorboard_logs_the_base_rate_and_the_scaled_bucket_rates(tmp_path):
+    model, opt = compiled()
+    # TensorBoard before the logger in the list: the logger still puts its keys first.
+    callbacks = [keras.callbacks.TensorBoard(tmp_path), always_reduce(), CurriculumLogger()]
+    model.fit(X, Y, batch_size=16, epochs=3, verbose=0, callbacks=callbacks)
+    logged = tensorboard_events.scalars(tmp_path)
+    # The base rate each epoch ran with: halved at every epoch end after the first.
+    scales = [1.0, 1.0, 0.5]
+    steps, base = zip(*logged["epoch_learning_rate"])
+    assert steps == (0, 1, 2)
+    np.testing.assert_allclose(base, [0.05 * s for s in scales], rtol=1e-6)
+    # Each bucket: the epoch's scale times the planned rate of the epoch's last update.
+    planned = [opt.learning_rates_at(2 * (epoch + 1) - 1) for epoch in range(3)]
+    assert len({rates[-1] for rates in planned}) == 3  # the curriculum is running
+    for j in range(len(planned[0])):
+        steps, values = zip(*logged[f"epoch_lr_bucket_{j}"])
+        assert steps == (0, 1, 2)
+        expected = [s * rates[j] for s, rates in zip(scales, planned)]
+        np.testing.assert_allclose(values, expected, rtol=1e-6, err_msg=f"bucket {j}")
 
 
 def test_logger_logs_the_applied_rates_whatever_the_callback_order(tmp_path):

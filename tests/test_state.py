@@ -193,3 +193,60 @@ def test_weight_decay_exclusions_survive_save_and_load(tmp_path):
     for inner in loaded.optimizer.bucket_optimizers:
         for variable in inner._trainable_variables:
             assert inner._use_weight_decay(variable) == ("bias" not in variable.path)
+
+
+def _truncated_copy_of_a_saved_model(tmp_path):
+    """A real LeRaC model saved to a `.keras` file, and a copy cut off halfway (an interrupted copy)."""
+    model = mlp(depth=2)
+    model.compile(
+        LeRaC(keras.optimizers.SGD(0.05), min_learning_rate=1e-4, curriculum_steps=4, model=model), LOSS
+    )
+    whole = tmp_path / "whole.keras"
+    model.save(whole)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(data[: len(data) // 2])
+    return whole, cut
+
+
+def test_a_truncated_keras_file_is_reported_as_such_not_as_missing(tmp_path):
+    import keras_lerac
+
+    whole, cut = _truncated_copy_of_a_saved_model(tmp_path)
+    assert isinstance(keras_lerac.load_model(whole).optimizer, LeRaC)  # the whole file loads
+    with pytest.raises(ValueError) as caught:
+        keras_lerac.load_model(cut)
+    message = str(caught.value)
+    assert "not found" not in message.lower()
+    assert str(cut) in message and "exists" in message and "not a readable .keras archive" in message
+    assert "truncated" in message and "save the model again" in message.lower()
+    # A file that is a zip archive but not a Keras model: named as such too.
+    import zipfile
+
+    foreign = tmp_path / "foreign.keras"
+    with zipfile.ZipFile(foreign, "w") as archive:
+        archive.writestr("readme.txt", "not a model")
+    with pytest.raises(ValueError, match=r"not a Keras model.*config\.json"):
+        keras_lerac.load_model(foreign)
+    # A whole archive with a damaged member (one flipped byte in the weights).
+    data = bytearray(whole.read_bytes())
+    with zipfile.ZipFile(whole) as archive:
+        weights = archive.getinfo("model.weights.h5")
+    data[weights.header_offset + 200] ^= 0xFF
+    damaged = tmp_path / "damaged.keras"
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"not a readable \.keras archive.*model\.weights\.h5.*damaged"):
+        keras_lerac.load_model(damaged)
+    # A missing file is still reported as missing.
+    with pytest.raises(ValueError, match="not found"):
+        keras_lerac.load_model(tmp_path / "missing.keras")
+
+
+def test_cli_plan_reports_a_truncated_keras_file_as_such(tmp_path, capsys):
+    from keras_lerac.experiments import cli
+
+    _, cut = _truncated_copy_of_a_saved_model(tmp_path)
+    assert cli.main(["plan", "--model", str(cut)]) == 2
+    error = capsys.readouterr().err
+    assert "not found" not in error.lower()
+    assert "not a readable .keras archive" in error and "truncated" in error

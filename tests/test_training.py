@@ -3,10 +3,11 @@
 import keras
 import numpy as np
 import pytest
+import tensorboard_events
 from conftest import BACKEND
 from helpers import classification_data, mlp, residual_cnn
 
-from keras_lerac import LeRaC
+from keras_lerac import CurriculumLogger, LeRaC
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -107,10 +108,20 @@ def test_mixed_float16():
 
 def test_tensorboard_logs_each_buckets_rate(tmp_path):
     x, y = classification_data(n=32)
-    model = mlp(depth=2)
-    compiled(model)
-    model.fit(x, y, epochs=1, verbose=0, callbacks=[keras.callbacks.TensorBoard(tmp_path)])
-    assert any(tmp_path.rglob("events.out.tfevents*"))
+    model = mlp(depth=3)
+    opt = compiled(model)  # K = 6: 2 steps per epoch, so the curriculum ends in epoch 3
+    callbacks = [keras.callbacks.TensorBoard(tmp_path), CurriculumLogger()]
+    model.fit(x, y, batch_size=16, epochs=4, verbose=0, shuffle=False, callbacks=callbacks)
+    logged = tensorboard_events.scalars(tmp_path)
+    assert len(opt.learning_rates_at(0)) == 3
+    # Epoch e ends after 2 (e + 1) updates; its last update ran at step 2 (e + 1) - 1.
+    planned = [opt.learning_rates_at(2 * (epoch + 1) - 1) for epoch in range(4)]
+    assert planned[0][2] < planned[0][1] < planned[0][0]  # the curriculum shows in the plan
+    for j in range(3):
+        steps, values = zip(*logged[f"epoch_lr_bucket_{j}"])
+        assert steps == (0, 1, 2, 3)
+        np.testing.assert_allclose(values, [rates[j] for rates in planned], rtol=1e-6, err_msg=f"bucket {j}")
+    assert [v for _, v in logged["epoch_learning_rate"]] == pytest.approx([0.05] * 4)
 
 
 def test_base_schedule_runs_under_the_curriculum():

@@ -49,16 +49,12 @@ def _is_pointwise(conv) -> bool:
     return all(k == 1 for k in conv.kernel_size)
 
 
-def _is_graph(model) -> bool:
-    return isinstance(model, keras.Sequential) or _keras.is_functional(model)
-
-
 def _check_model(model, what: str) -> None:
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"{what} expects a keras.Model (Sequential or functional). Received: {type(model).__name__}"
         )
-    if not _is_graph(model):
+    if not _keras.is_graph_model(model):
         raise TypeError(
             f"{what} cannot rewire the subclassed model '{model.name}' ({type(model).__name__}): its "
             f"call() is Python code, not a graph of layers. Instead, {_SUBCLASSED_HINT}."
@@ -131,7 +127,7 @@ class _Rewrite:
         """`clone_function`: the copy of `layer`, made once however often it is used."""
         if id(layer) in self.copies:
             return self.copies[id(layer)]
-        if _is_graph(layer):
+        if _keras.is_graph_model(layer):
             copy = self.model(layer)
         elif not isinstance(layer, keras.layers.Layer):
             copy = layer  # a keras.ops operation: no state, used as it is
@@ -384,8 +380,9 @@ def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
         model: A model or layer.
 
     Returns:
-        The smoothing layers, each once, in the model's layer order (for a functional
-        model, the topological order of its graph).
+        The smoothing layers, each once, in the model's layer order, depth first: a
+        nested model's smoothing layers come where the nested model is (for a
+        functional model, the topological order of its graph).
 
     Example:
 
@@ -399,8 +396,31 @@ def smoothing_layers(model: keras.layers.Layer) -> list[GaussianSmoothing]:
     ```
     """
     found, seen = [], set()
-    for layer in [model, *_keras.flatten_layers(model)]:
-        if isinstance(layer, GaussianSmoothing) and id(layer) not in seen:
-            seen.add(id(layer))
+
+    def visit(layer) -> None:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        if isinstance(layer, GaussianSmoothing):
             found.append(layer)
+        for child in _sublayers(layer):
+            visit(child)
+
+    visit(model)
     return found
+
+
+def _sublayers(layer) -> list:
+    """The direct sublayers of a layer, in order (a functional model: its graph's order).
+
+    A model lists them itself (`Model.layers`: topological order for a functional model,
+    the list for a Sequential one, tracking order for a subclassed one). For any other
+    layer they are read off `_keras.flatten_layers`, which lists all the layers inside
+    depth first, direct sublayers in tracking order but deeper ones reversed: the direct
+    ones are the listed layers that are not inside another listed layer.
+    """
+    if isinstance(layer, keras.Model):
+        return list(layer.layers)
+    inside = _keras.flatten_layers(layer)
+    nested = {id(deeper) for child in inside for deeper in _keras.flatten_layers(child)}
+    return [child for child in inside if id(child) not in nested]

@@ -1,9 +1,14 @@
 """The experiment application: the `keras-lerac` command and what it runs.
 
+- `paired`: the paired A/B comparison (`compare_regimes`, `ABComparison`): one model under
+  several regimes, the same initial weights and batch order per seed; the core the
+  command, the benchmarks and a user's own script call.
 - `cli`: the command (argument parsing and checks, no Keras until a command runs).
-- `runner`: the comparison runner (one model, several regimes, same seeds), also used
-  by `benchmarks/`.
-- `report`: the table it prints, `results.json`, the plots.
+- `runner`: the command's settings (built-in models and data sets, or files) turned into
+  a paired comparison; also used by `benchmarks/`.
+- `report`: the tables it prints, the plots beside `results.json`.
+- `progress`: the progress bar of a whole comparison.
+- `stats`: paired statistics (mean difference, standard error, 95 % interval, wins).
 - `models`: the built-in models; `data`: the offline data sets.
 
 The library (`keras_lerac.*` outside this package) never imports this package.

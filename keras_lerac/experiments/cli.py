@@ -16,6 +16,7 @@ process). Bad arguments give a one-line error on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -106,10 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     compare = sub.add_parser(
         "compare",
-        help="Train one model under the conventional regime, LeRaC and CBS over several seeds.",
-        description="Train the same model under the conventional regime, LeRaC and Curriculum by Smoothing "
-        "(same base optimizer, rate and epochs) over several seeds; print test accuracy mean +- std and "
-        "wall time per regime; write results.json, curriculum.png and accuracy.png.",
+        help="Paired A/B: train one model under several regimes (conventional, warmup, LeRaC, anti, CBS).",
+        description="Train the same model under several regimes (same base optimizer, rate and epochs; per "
+        "seed the same initial weights and batch order) over several seeds; print test accuracy mean +- std "
+        "per regime and the paired differences to conventional (and LeRaC - warmup); write results.json, "
+        "curriculum.png and accuracy.png.",
     )
     common(compare)
     compare.add_argument("--epochs", type=_int, default=12, help="Training epochs per run (default 12).")
@@ -120,11 +122,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--model",
         default="digits_cnn",
-        help=f"Model: {', '.join(models.MODELS)}, or mlp_d<depth>_w<width>[_res][_bn] / "
-        "cnn_d<depth>_w<width>[_res][_bn] (default digits_cnn).",
+        help=f"Model: {', '.join(models.MODELS)}, mlp_d<depth>_w<width>[_res][_bn] / "
+        "cnn_d<depth>_w<width>[_res][_bn] (default digits_cnn), or a .keras file (its architecture, fresh "
+        "weights per seed).",
     )
     compare.add_argument(
-        "--data", default="digits", help=f"Data set: {', '.join(datasets.DATASETS)} (default digits)."
+        "--data",
+        default="digits",
+        help=f"Data set: {', '.join(datasets.DATASETS)} (default digits), or an .npz file with x_train, "
+        "y_train, x_test, y_test.",
     )
     compare.add_argument("--batch-size", type=_int, default=32, help="Batch size (default 32).")
     compare.add_argument(
@@ -139,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="REGIME",
-        help="Regimes to run, among conventional, lerac, cbs (default: all three; cbs needs a conv model).",
+        help="Regimes to run, among conventional, warmup, lerac, anti, cbs (default: conventional lerac cbs; "
+        "cbs needs a conv model).",
     )
     compare.add_argument("--cbs-sigma", type=_float, default=1.0, help="CBS initial sigma (default 1.0).")
     compare.add_argument(
@@ -148,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--cbs-every", type=_int, default=5, help="CBS: epochs between two sigma decays (default 5)."
     )
-    compare.add_argument("--quiet", action="store_true", help="No progress output: only the final table.")
+    compare.add_argument("--quiet", action="store_true", help="No progress output: only the final tables.")
     compare.add_argument("--limit", type=_int, default=None, help=argparse.SUPPRESS)
     compare.set_defaults(func=cmd_compare)
 
@@ -232,20 +239,29 @@ def _validate(args: argparse.Namespace) -> None:
         )
     if args.command == "compare":
         _at_least(args, ("epochs", "seeds", "batch_size", "curriculum_epochs", "cbs_every", "limit"), 1)
-        error = _model_error(args.model)
-        if error:
-            raise CLIError(error)
-        if args.data not in datasets.DATASETS:
-            raise CLIError(f"unknown data {args.data!r}: choose one of {', '.join(datasets.DATASETS)}")
+        if runner.is_model_file(args.model):
+            if not os.path.isfile(args.model):
+                raise CLIError(f"model file {args.model!r} does not exist")
+        else:
+            error = _model_error(args.model)
+            if error:
+                raise CLIError(f"{error} Or give a .keras file.")
+        if runner.is_data_file(args.data):
+            if not os.path.isfile(args.data):
+                raise CLIError(f"data file {args.data!r} does not exist")
+        elif args.data not in datasets.DATASETS:
+            raise CLIError(
+                f"unknown data {args.data!r}: choose one of {', '.join(datasets.DATASETS)} or an .npz file"
+            )
         if not (args.cbs_sigma >= 0 and 0 < args.cbs_decay <= 1):
             raise CLIError("--cbs-sigma must be >= 0 and --cbs-decay in (0, 1]")
-        explicit = args.regimes is not None
+        args.explicit_regimes = explicit = args.regimes is not None
         regimes = list(dict.fromkeys(args.regimes or runner.REGIMES))
-        unknown = [r for r in regimes if r not in runner.REGIMES]
+        unknown = [r for r in regimes if r not in runner.ALL_REGIMES]
         if unknown:
-            raise CLIError(f"unknown regime {unknown[0]!r}: choose among {', '.join(runner.REGIMES)}")
+            raise CLIError(f"unknown regime {unknown[0]!r}: choose among {', '.join(runner.ALL_REGIMES)}")
         args.skipped = {}
-        if "cbs" in regimes and not models.is_conv_model(args.model):
+        if "cbs" in regimes and not runner.is_model_file(args.model) and not models.is_conv_model(args.model):
             reason = f"CBS smooths convolution outputs and {args.model} has no convolution"
             if explicit:
                 raise CLIError(f"regime 'cbs' cannot run: {reason}")
@@ -282,23 +298,16 @@ def select_backend(backend: str | None) -> None:
         )
 
 
-def _progress(args: argparse.Namespace) -> int:
-    """`model.fit`'s verbosity: bars on a terminal, one plain line per epoch otherwise."""
-    if args.quiet:
-        return 0
-    return 1 if sys.stdout.isatty() else 2
-
-
 # --------------------------------------------------------------------------- commands
 def cmd_compare(args: argparse.Namespace) -> int:
     """`keras-lerac compare`: see the module docstring and docs/cli.md."""
     import keras
 
-    from keras_lerac import LeRaC
-    from keras_lerac.experiments import report
+    from keras_lerac.experiments import paired
+    from keras_lerac.experiments.progress import Progress
     from keras_lerac.summary import plan
 
-    verbose = _progress(args)
+    quiet = args.quiet
     settings = runner.Settings(
         model=args.model,
         data=args.data,
@@ -316,40 +325,73 @@ def cmd_compare(args: argparse.Namespace) -> int:
         cbs_every=args.cbs_every,
         limit=args.limit,
     )
-    say = print if verbose else (lambda *a, **k: None)
-    data = runner.load_data(settings)
+    try:
+        data = runner.load_data(settings)
+        if "cbs" in settings.regimes and runner.is_model_file(settings.model) and not args.explicit_regimes:
+            reason = paired.cbs_problem(settings.model)
+            if reason is not None:  # the default list skips CBS where it cannot run
+                args.skipped["cbs"] = reason
+                settings = dataclasses.replace(
+                    settings, regimes=tuple(r for r in settings.regimes if r != "cbs")
+                )
+    except paired.InputError as error:
+        raise CLIError(str(error)) from None
     spe = data.steps_per_epoch(settings.batch_size)
-    say(
-        f"keras-lerac compare: backend={keras.backend.backend()} model={settings.model} data={settings.data} "
-        f"({len(data.train[0])} train / {len(data.test[0])} test) epochs={settings.epochs} "
-        f"seeds={len(settings.seeds)} batch={settings.batch_size} optimizer={settings.optimizer} "
-        f"lr={settings.base_rate:g}"
-    )
-    for regime, reason in args.skipped.items():
-        print(f"note: skipping regime {regime!r}: {reason}")
-    total = runner.total_steps(settings, data)
-    if "lerac" in settings.regimes and settings.curriculum_epochs is not None:
-        k = settings.curriculum_epochs * spe
-        if k >= total:
-            print(
-                f"warning: the LeRaC curriculum (K = {settings.curriculum_epochs} epochs = {k} iterations) "
-                f"is not shorter than the training ({settings.epochs} epochs = {total} iterations): the "
-                "deepest buckets train at a reduced rate throughout. Pass --curriculum-epochs smaller "
-                "than --epochs, or leave it out for the K LeRaC picks from the length of the training.",
-                file=sys.stderr,
-            )
-    shown = []
+    progress = False if quiet else Progress(len(settings.seeds) * len(settings.regimes))
+    say = progress.write if progress else (lambda line: None)
+    shown: list = []
 
-    def show_plan(model, optimizer):  # the plan of the first LeRaC run, before it trains
-        if isinstance(optimizer, LeRaC) and not shown:
-            shown.append(plan(model, optimizer))
+    def start():  # once the inputs are checked, before the first run trains
+        say(
+            f"keras-lerac compare: backend={keras.backend.backend()} model={settings.model} "
+            f"data={settings.data} ({len(data.train[0])} train / {len(data.test[0])} test) "
+            f"epochs={settings.epochs} seeds={len(settings.seeds)} batch={settings.batch_size} "
+            f"optimizer={settings.optimizer} lr={settings.base_rate:g} regimes={' '.join(settings.regimes)}"
+        )
+        for regime, reason in args.skipped.items():
+            (say if progress else print)(f"note: skipping regime {regime!r}: {reason}")
+        total = runner.total_steps(settings, data)
+        curricula = [r for r in settings.regimes if r in paired.CURRICULUM_REGIMES]
+        if curricula and settings.curriculum_epochs is not None:
+            k = settings.curriculum_epochs * spe
+            if k >= total:
+                print(
+                    f"warning: the curriculum (K = {settings.curriculum_epochs} epochs = {k} iterations) "
+                    f"is not shorter than the training ({settings.epochs} epochs = {total} iterations): the "
+                    "deepest buckets train at a reduced rate throughout. Pass --curriculum-epochs smaller "
+                    "than --epochs, or leave it out for the K LeRaC picks from the length of the training.",
+                    file=sys.stderr,
+                )
 
-    outcome = runner.compare(
-        settings, data=data, verbose=verbose, log=say, before_fit=show_plan if verbose else None
+    def before_fit(regime, seed, model, optimizer):
+        if not shown:
+            shown.append("start")
+            start()
+        if not quiet and regime in paired.CURRICULUM_REGIMES and regime not in shown:
+            shown.append(regime)  # each curriculum's plan, before its first run trains
+            progress.write(f"[{regime}] " + plan(model, optimizer, print_fn=lambda text: None))
+
+    try:
+        result = runner.comparison(settings, data=data, progress=progress, before_fit=before_fit)
+    except paired.InputError as error:
+        raise CLIError(str(error)) from None
+    if progress:
+        progress.close()
+    result.settings.update(
+        {
+            "model": settings.model,
+            "data": settings.data,
+            "optimizer_name": "adam" if settings.optimizer == "adam" else "sgd (momentum 0.9)",
+            "learning_rate": settings.base_rate,
+            "skipped_regimes": args.skipped,
+            "limit": settings.limit,
+            "curves": "per epoch History: loss/accuracy on the training split, val_* on the test split",
+            "wall_time": "seconds of model.fit per run (tracing/compilation included)",
+        }
     )
-    written = report.write(args.output, settings, outcome, args.skipped)
+    written = result.write(args.output)
     print()
-    print(report.format_table(outcome["regimes"]))
+    print(result.table())
     print(f"Wrote {', '.join(written)}")
     return 0
 
@@ -359,6 +401,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     import keras
 
     from keras_lerac import LeRaC, find_lerac, load_model
+    from keras_lerac.optimizer import unwrap_loss_scale
     from keras_lerac.saving import compile_skipped
     from keras_lerac.summary import plan
 
@@ -379,17 +422,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
                 f"note: {type(model).__name__} overrides compile(), so keras.saving.load_model gives it back "
                 "with its default optimizer; keras_lerac.load_model restored the saved one."
             )
+        # A model saved without compile() has no `optimizer` attribute at all: the flags give it.
+        own = getattr(model, "optimizer", None)
         try:
-            saved = find_lerac(model.optimizer)
+            saved = find_lerac(own) if own is not None else None
         except TypeError:
             saved = None
-        base = (
-            model.optimizer
-            if model.optimizer is not None and saved is None
-            else runner.base_optimizer(settings)
-        )
-        while isinstance(base, keras.optimizers.LossScaleOptimizer):
-            base = base.inner_optimizer
+        base = own if own is not None and saved is None else runner.base_optimizer(settings)
+        base = unwrap_loss_scale(base)
     if saved is not None:
         print(f"Using the LeRaC optimizer saved in {args.model} (curriculum flags ignored).")
         optimizer = saved

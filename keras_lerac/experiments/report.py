@@ -1,16 +1,21 @@
-"""What a comparison leaves behind: the table it prints, results.json, the plots."""
+"""What a comparison leaves behind: the tables it prints, and the plots beside results.json.
+
+`keras_lerac.experiments.paired.ABComparison` writes `results.json` and calls
+`write_plots`; `format_table` and `format_differences` are the tables it prints.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
 import platform
 import sys
 
-from keras_lerac.experiments.runner import Data, Settings
-
 BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
+# The curriculum plot shows the first CURRICULUM_PLOT_SPAN x K iterations (at least
+# CURRICULUM_PLOT_MIN), not the whole run: with K = 2.5 % of the steps the curriculum
+# would otherwise be a sliver at the left edge.
+CURRICULUM_PLOT_SPAN = 3
+CURRICULUM_PLOT_MIN = 10
 
 
 def machine_info() -> dict:
@@ -42,18 +47,56 @@ def machine_info() -> dict:
     return info
 
 
-def format_table(regimes: dict) -> str:
-    """The table `compare` prints: test accuracy mean +- std and wall time per regime."""
-    headers = ("Regime", "Test accuracy % (mean +- std)", "Seeds", "Fit time / run (s)")
+def _percent(score: str) -> bool:
+    return "accuracy" in score
+
+
+def _fmt(value: float | None, score: str, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    return f"{100 * value:.{digits}f}" if _percent(score) else f"{value:.4g}"
+
+
+def format_table(regimes: dict, score: str = "accuracy") -> str:
+    """Per regime: the score's mean +- sample std over the seeds, the seeds, fit time per run."""
+    unit = " %" if _percent(score) else ""
+    headers = ("Regime", f"Test {score}{unit} (mean +- std)", "Seeds", "Fit time / run (s)")
     rows = [
         (
             name,
-            f"{100 * entry['mean']:.2f} +- {100 * entry['std']:.2f}",
-            str(len(entry["test_accuracy"])),
+            f"{_fmt(entry['mean'], score)} +- {_fmt(entry['std'], score)}",
+            str(len(entry["scores"])),
             f"{entry['mean_wall_time_s']:.1f}",
         )
         for name, entry in regimes.items()
     ]
+    return _table(headers, rows)
+
+
+def format_differences(differences: dict, score: str = "accuracy") -> str:
+    """The paired differences: mean +- standard error, 95 % interval, wins/ties/losses."""
+    unit = " (points)" if _percent(score) else ""
+    headers = ("Paired difference" + unit, "Mean +- SE", "95 % CI", "W/T/L")
+    rows = []
+    for name, d in differences.items():
+        ci = d["ci95"]
+        rows.append(
+            (
+                name,
+                f"{_signed(d['mean'], score)} +- {_fmt(d['se'], score)}",
+                "n/a" if ci is None else f"[{_signed(ci[0], score)}, {_signed(ci[1], score)}]",
+                f"{d['wins']}/{d['ties']}/{d['losses']}",
+            )
+        )
+    return _table(headers, rows)
+
+
+def _signed(value: float | None, score: str) -> str:
+    text = _fmt(value, score)
+    return text if text.startswith("-") or value is None else "+" + text
+
+
+def _table(headers, rows) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
 
     def line(values):
@@ -63,73 +106,33 @@ def format_table(regimes: dict) -> str:
     return "\n".join([line(headers), rule, *(line(r) for r in rows)])
 
 
-def curriculum_record(lerac, steps_per_epoch: int) -> dict:
-    """LeRaC's curriculum as it ran: K, the start rates, and which came from the defaults."""
-    config = lerac.get_config()
-    return {
-        "schedule": config["schedule"],
-        "curriculum_steps": config["curriculum_steps"],
-        "curriculum_epochs": config["curriculum_steps"] / steps_per_epoch,
-        "min_learning_rate": lerac.curriculum.start_rates[-1] if lerac.built else config["min_learning_rate"],
-        "total_steps": config["total_steps"],
-        "suggested": list(lerac.suggested_settings),
-        "num_buckets": len(lerac.start_ratios),
-    }
+def curriculum_plot_steps(curriculum_steps: int, total_steps: int | None) -> int:
+    """The iterations the curriculum plot spans: a few times K, at most the whole run."""
+    span = max(CURRICULUM_PLOT_MIN, CURRICULUM_PLOT_SPAN * int(curriculum_steps))
+    return span if total_steps is None else max(1, min(int(total_steps), span))
 
 
-def settings_record(settings: Settings, data: Data, lerac, skipped: dict) -> dict:
-    """The settings block of results.json."""
-    import keras
+def write_plots(output: str, comparison) -> list[str]:
+    """Writes `curriculum.png` (when a curriculum ran) and `accuracy.png`; returns their paths.
 
-    steps = data.steps_per_epoch(settings.batch_size)
-    record = dataclasses.asdict(settings)
-    record.update(
-        {
-            "backend": keras.backend.backend(),
-            "train_examples": int(len(data.train[0])),
-            "test_examples": int(len(data.test[0])),
-            "seeds": list(settings.seeds),
-            "regimes": list(settings.regimes),
-            "steps_per_epoch": steps,
-            "optimizer": "adam" if settings.optimizer == "adam" else "sgd (momentum 0.9)",
-            "learning_rate": settings.base_rate,
-            "curriculum": None if lerac is None else curriculum_record(lerac, steps),
-            "cbs": {
-                "kernel_size": 3,
-                "sigma": settings.cbs_sigma,
-                "decay": settings.cbs_decay,
-                "every_epochs": settings.cbs_every,
-            },
-            "skipped_regimes": skipped,
-            "curves": "per epoch History: loss/accuracy on the training split, val_* on the test split",
-            "wall_time": "seconds of model.fit per run (tracing/compilation included)",
-            "machine": machine_info(),
-        }
-    )
-    return record
-
-
-def write(output: str, settings: Settings, outcome: dict, skipped: dict) -> list[str]:
-    """Writes results.json, curriculum.png and accuracy.png; returns the paths written."""
-    data, lerac = outcome["data"], outcome["lerac"]
-    os.makedirs(output, exist_ok=True)
-    json_path = os.path.join(output, "results.json")
-    record = {"settings": settings_record(settings, data, lerac, skipped), "regimes": outcome["regimes"]}
-    with open(json_path, "w") as f:
-        json.dump(record, f, indent=2)
-    written = [json_path]
+    Without matplotlib it prints a note and writes nothing.
+    """
+    written = []
     try:
         from keras_lerac.plotting import plot_accuracy, plot_curriculum
 
+        lerac = comparison.lerac
         if lerac is not None:
             path = os.path.join(output, "curriculum.png")
-            plot_curriculum(
-                lerac, steps=settings.epochs * data.steps_per_epoch(settings.batch_size), path=path
-            )
+            steps = curriculum_plot_steps(lerac.curriculum_steps, comparison.settings.get("total_steps"))
+            plot_curriculum(lerac, steps=steps, path=path)
             written.append(path)
-        path = os.path.join(output, "accuracy.png")
-        plot_accuracy(outcome["regimes"], path=path)
-        written.append(path)
+        score = comparison.settings.get("score", "accuracy")
+        key = f"val_{score}"
+        if any(key in curve for entry in comparison.regimes.values() for curve in entry["curves"]):
+            path = os.path.join(output, "accuracy.png")
+            plot_accuracy(comparison.regimes, path=path, key=key)
+            written.append(path)
     except ImportError as error:
         print(f"note: no plots: {error}")
     return written

@@ -1,27 +1,29 @@
-"""The comparison runner: one model trained under several regimes, same everything else.
+"""The command's settings, turned into a paired comparison (`paired.compare_regimes`).
 
-`compare(settings)` trains the model `settings.model` on `settings.data` under each regime
-of `settings.regimes` (conventional, LeRaC, CBS) for each seed, with the same base
-optimizer, rate, epochs and batch order; for a given seed every regime starts from the
-same initial weights. It is the one runner behind `keras-lerac compare` and
-`benchmarks/accuracy.py`.
+`Settings` names what `keras-lerac compare` trains: a built-in model (or a `.keras`
+file), a bundled data set (or an `.npz` file), the base optimizer, the regimes, seeds and
+epochs. `comparison(settings)` runs it through `keras_lerac.experiments.paired.compare_regimes`
+(same initial weights and batch order per seed across regimes) and returns the
+`ABComparison`; `compare(settings)` is the same run in the dictionary shape
+`benchmarks/accuracy.py` reads.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from keras_lerac.experiments import data as datasets
-from keras_lerac.experiments import models
-from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
+from keras_lerac.experiments import models, paired
 
+# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py;
+# `paired.REGIMES` adds the controls (warmup, anti).
 REGIMES = ("conventional", "lerac", "cbs")
+ALL_REGIMES = paired.REGIMES
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LEARNING_RATE = {"sgd": 0.05, "adam": 1e-3}
 
@@ -31,8 +33,10 @@ class Settings:
     """What a comparison trains, and how.
 
     Args:
-        model: A name `models.get_model` builds.
-        data: One of `data.DATASETS`.
+        model: A name `models.get_model` builds, or the path of a `.keras` file (its
+            architecture, fresh weights per seed).
+        data: One of `data.DATASETS`, or the path of an `.npz` file with `x_train`,
+            `y_train`, `x_test`, `y_test`.
         optimizer: `"sgd"` (momentum 0.9) or `"adam"`.
         learning_rate: The base rate (`None`: 0.05 for SGD, 1e-3 for Adam).
         min_learning_rate: LeRaC's start rate of the last bucket (`None`: the one
@@ -43,7 +47,7 @@ class Settings:
         epochs: Training epochs per run.
         batch_size: Batch size.
         seeds: The seeds; each regime runs once per seed.
-        regimes: The regimes to run, among `REGIMES`.
+        regimes: The regimes to run, among `ALL_REGIMES`.
         cbs_sigma: CBS initial sigma.
         cbs_decay: CBS sigma decay factor.
         cbs_every: CBS epochs between two sigma decays.
@@ -83,13 +87,33 @@ class Data:
         return math.ceil(len(self.train[0]) / batch_size)
 
 
+def is_model_file(model: str) -> bool:
+    """Whether `model` names a `.keras` file rather than a built-in model."""
+    return str(model).endswith(".keras")
+
+
+def is_data_file(data: str) -> bool:
+    """Whether `data` names an `.npz` file rather than a bundled data set."""
+    return str(data).endswith(".npz")
+
+
 def load_data(settings: Settings) -> Data:
-    """The data set of `settings` (images for conv models, vectors otherwise)."""
-    flat = not models.is_conv_model(settings.model)
-    (x_train, y_train), (x_test, y_test) = datasets.load_dataset(settings.data, flat=flat)
+    """The data of `settings`: a bundled set (images for conv models, vectors otherwise) or an `.npz`.
+
+    Raises:
+        paired.InputError: for an `.npz` that cannot be read or lacks one of its keys.
+    """
+    if is_data_file(settings.data):
+        (x_train, y_train), (x_test, y_test) = paired.load_npz(settings.data)
+    else:
+        flat = not (is_model_file(settings.model) or models.is_conv_model(settings.model))
+        (x_train, y_train), (x_test, y_test) = datasets.load_dataset(settings.data, flat=flat)
     if settings.limit is not None:
         x_train, y_train = x_train[: settings.limit], y_train[: settings.limit]
-    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    labels = [y for y in (y_train, y_test) if y.size and np.issubdtype(y.dtype, np.number)]
+    num_classes = int(max(y.max() for y in labels)) + 1 if labels else 0
+    if y_train.ndim == 2 and y_train.shape[-1] > 1:  # one-hot
+        num_classes = int(y_train.shape[-1])
     return Data((x_train, y_train), (x_test, y_test), num_classes)
 
 
@@ -98,14 +122,11 @@ def total_steps(settings: Settings, data: Data) -> int:
     return settings.epochs * data.steps_per_epoch(settings.batch_size)
 
 
-def lerac_arguments(settings: Settings, data: Data) -> dict:
-    """LeRaC's curriculum arguments: the settings given, and `total_steps` for the rest."""
-    arguments: dict = {"schedule": settings.schedule, "total_steps": total_steps(settings, data)}
-    if settings.curriculum_epochs is not None:
-        arguments["curriculum_steps"] = settings.curriculum_epochs * data.steps_per_epoch(settings.batch_size)
-    if settings.min_learning_rate is not None:
-        arguments["min_learning_rate"] = settings.min_learning_rate
-    return arguments
+def curriculum_steps(settings: Settings, data: Data) -> int | None:
+    """K in iterations when `curriculum_epochs` is given, else None (the defaults rule)."""
+    if settings.curriculum_epochs is None:
+        return None
+    return settings.curriculum_epochs * data.steps_per_epoch(settings.batch_size)
 
 
 def base_optimizer(settings: Settings):
@@ -117,74 +138,57 @@ def base_optimizer(settings: Settings):
     return keras.optimizers.SGD(settings.base_rate, momentum=0.9)
 
 
-def build_regime(regime: str, settings: Settings, data: Data, seed: int) -> tuple[Any, Any, list]:
-    """`(model, optimizer, callbacks)` of one regime, the model built with `seed`."""
-    import keras
+def model_source(settings: Settings, data: Data):
+    """What `compare_regimes` builds: the `.keras` path, or a builder of the named model."""
+    if is_model_file(settings.model):
+        return settings.model
+    input_shape, num_classes = data.train[0].shape[1:], data.num_classes
 
-    from keras_lerac import CurriculumLogger, LeRaC
+    def build():
+        return models.get_model(settings.model, input_shape, num_classes)
 
-    keras.utils.clear_session()
-    keras.utils.set_random_seed(seed)
-    model = models.get_model(settings.model, data.train[0].shape[1:], data.num_classes)
-    optimizer = base_optimizer(settings)
-    callbacks: list = []
-    if regime == "lerac":
-        optimizer = LeRaC(optimizer, model=model, **lerac_arguments(settings, data))
-        callbacks.append(CurriculumLogger())
-    elif regime == "cbs":
-        from keras_lerac import cbs
-
-        model = cbs.add_smoothing(model, kernel_size=3, sigma=settings.cbs_sigma)
-        callbacks.append(cbs.SmoothingSchedule(decay=settings.cbs_decay, every_epochs=settings.cbs_every))
-    elif regime != "conventional":
-        raise ValueError(f"Unknown regime {regime!r}. Choose among {', '.join(REGIMES)}.")
-    model.compile(
-        optimizer=optimizer,
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
-    return model, optimizer, callbacks
+    return build
 
 
-def train_one(
-    regime: str, seed: int, settings: Settings, data: Data, verbose: int = 0, before_fit=None
-) -> dict:
-    """Trains one regime with one seed.
+def comparison(
+    settings: Settings,
+    data: Data | None = None,
+    progress=False,
+    before_fit: Callable[..., Any] | None = None,
+    output: str | None = None,
+) -> paired.ABComparison:
+    """Runs the comparison `settings` describe through `paired.compare_regimes`.
 
     Args:
-        regime: One of `REGIMES`.
-        seed: Initial weights and batch order.
-        settings: The comparison's settings.
-        data: The data (`load_data(settings)`).
-        verbose: `model.fit`'s verbosity.
-        before_fit: Called as `before_fit(model, optimizer)` once compiled (e.g. to print
-            the plan).
+        settings: What to train.
+        data: The data, if loaded already.
+        progress: As for `compare_regimes`.
+        before_fit: As for `compare_regimes`.
+        output: If given, `results.json` and the plots are written there.
 
     Returns:
-        `{"accuracy", "wall", "curves", "optimizer"}`: test accuracy after the last epoch,
-        seconds of `model.fit` (tracing included), the History, the optimizer.
+        The `paired.ABComparison`.
     """
-    import keras
-
-    model, optimizer, callbacks = build_regime(regime, settings, data, seed)
-    if before_fit is not None:
-        before_fit(model, optimizer)
-    (x_train, y_train), (x_test, y_test) = data.train, data.test
-    keras.utils.set_random_seed(seed)  # the same batch order in every regime
-    start = time.perf_counter()
-    history = model.fit(
-        x_train,
-        y_train,
-        batch_size=settings.batch_size,
+    data = data if data is not None else load_data(settings)
+    return paired.compare_regimes(
+        model_source(settings, data),
+        data.train,
+        data.test,
+        optimizer=base_optimizer(settings),
+        regimes=settings.regimes,
         epochs=settings.epochs,
-        validation_data=(x_test, y_test),
-        verbose=verbose,
-        callbacks=callbacks,
+        seeds=settings.seeds,
+        batch_size=settings.batch_size,
+        curriculum_steps=curriculum_steps(settings, data),
+        min_learning_rate=settings.min_learning_rate,
+        schedule=settings.schedule,
+        cbs_sigma=settings.cbs_sigma,
+        cbs_decay=settings.cbs_decay,
+        cbs_every=settings.cbs_every,
+        progress=progress,
+        before_fit=before_fit,
+        output=output,
     )
-    wall = time.perf_counter() - start
-    _, accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
-    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
-    return {"accuracy": float(accuracy), "wall": wall, "curves": curves, "optimizer": optimizer}
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:
@@ -195,44 +199,29 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return mean, std
 
 
-def compare(
-    settings: Settings,
-    data: Data | None = None,
-    verbose: int = 0,
-    log: Callable[[str], Any] | None = None,
-    before_fit=None,
-) -> dict:
-    """Trains every regime of `settings` for every seed.
+def compare(settings: Settings, data: Data | None = None, log: Callable[[str], Any] | None = None) -> dict:
+    """`comparison(settings)` in the dictionary shape `benchmarks/accuracy.py` reads.
 
     Args:
         settings: What to train.
         data: The data, if loaded already.
-        verbose: `model.fit`'s verbosity.
-        log: Called with one line per run.
-        before_fit: Passed to `train_one`.
+        log: Called with one line per regime once the comparison is done.
 
     Returns:
-        `{"regimes": {regime: {"seeds", "test_accuracy", "wall_time_s", "curves", "mean",
-        "std", "mean_wall_time_s"}}, "lerac": the last LeRaC optimizer (or None),
-        "data": the data}`.
+        `{"regimes": {regime: {"seeds", "test_accuracy", "mean", "std", "wall_time_s",
+        "mean_wall_time_s", "curves", ...}}, "differences", "lerac": the curriculum
+        optimizer of the last run (or None), "data", "comparison": the ABComparison}`.
     """
-    avoid_onednn_hang()
     data = data if data is not None else load_data(settings)
-    results: dict = {}
-    lerac = None
-    for regime in settings.regimes:
-        entry: dict = {"seeds": list(settings.seeds), "test_accuracy": [], "wall_time_s": [], "curves": []}
-        for seed in settings.seeds:
-            run = train_one(regime, seed, settings, data, verbose=verbose, before_fit=before_fit)
-            entry["test_accuracy"].append(run["accuracy"])
-            entry["wall_time_s"].append(run["wall"])
-            entry["curves"].append(run["curves"])
-            if regime == "lerac":
-                lerac = run["optimizer"]
-            if log is not None:
-                accuracy, wall = 100 * run["accuracy"], run["wall"]
-                log(f"[{regime} seed {seed}] test accuracy {accuracy:.2f}%  fit {wall:.1f} s")
-        entry["mean"], entry["std"] = mean_std(entry["test_accuracy"])
-        entry["mean_wall_time_s"] = sum(entry["wall_time_s"]) / len(entry["wall_time_s"])
-        results[regime] = entry
-    return {"regimes": results, "lerac": lerac, "data": data}
+    result = comparison(settings, data=data)
+    regimes = {name: dict(entry, test_accuracy=entry["scores"]) for name, entry in result.regimes.items()}
+    if log is not None:
+        for name, entry in regimes.items():
+            log(f"[{name}] test accuracy {100 * entry['mean']:.2f} +- {100 * entry['std']:.2f} %")
+    return {
+        "regimes": regimes,
+        "differences": result.differences,
+        "lerac": result.lerac,
+        "data": data,
+        "comparison": result,
+    }

@@ -1,101 +1,18 @@
-"""Every access to Keras internals, in one place.
+"""Keras internals of optimizers: their state, step counter, update hooks and slots.
 
-keras-lerac relies on a few private parts of Keras 3 (tested on the version pinned in
-`requirements-dev.txt`). Each function below wraps one of them, with a comment on what
-it relies on; no other module of the package touches a private Keras name. A missing
-attribute fails loudly here (never through a silent `getattr` default), and
-`check_assumptions()` verifies every assumption against the installed Keras, so that a
-Keras upgrade that breaks one is caught by one test with a message naming the version.
+Each accessor says what it relies on; `check()` at the end verifies it on the installed
+Keras (`keras_lerac._keras.check_assumptions()` runs every module's check).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import keras
 
-__all__ = [
-    "KerasInternalsError",
-    "apply_weight_decay",
-    "base_update_step",
-    "callback_model",
-    "calling_callback_list",
-    "creation_scope",
-    "current_learning_rate",
-    "check_assumptions",
-    "conv_base_classes",
-    "flatten_layers",
-    "move_callback_first",
-    "is_functional",
-    "learning_rate_of",
-    "nodes_by_depth",
-    "own_variables",
-    "public_optimizer_class",
-    "share_step_count",
-    "slots",
-    "step_counter",
-    "torch_fusable_classes",
-    "track_all_state",
-    "tracking_on",
-    "untracked",
-    "update_step",
-    "updates_one_by_one",
-    "variable_key",
-    "weight_decay_exclusions",
-]
+from keras_lerac._keras._base import _missing
 
-
-class KerasInternalsError(RuntimeError):
-    """A private part of Keras that keras-lerac relies on is missing or changed."""
-
-
-def _missing(what: str, error: Exception | None = None) -> KerasInternalsError:
-    return KerasInternalsError(
-        f"keras-lerac relies on {what}, which keras {keras.__version__} does not provide "
-        f"({error!r}). keras-lerac is tested with keras 3.15; please report this."
-    )
-
-
-# ----------------------------------------------------------------------------- graphs
-def is_functional(model: Any) -> bool:
-    """Whether `model` is a functional model (a layer graph), Sequential excluded.
-
-    Relies on: functional models (and Sequential ones, excluded here) are the models
-    that carry `_nodes_by_depth`, Keras' record of the layer graph.
-    """
-    return (
-        isinstance(model, keras.Model)
-        and not isinstance(model, keras.Sequential)
-        and hasattr(model, "_nodes_by_depth")
-    )
-
-
-def nodes_by_depth(model: keras.Model) -> dict:
-    """`{depth: [node, ...]}` of a functional model, depth 0 at the outputs.
-
-    Relies on: `Functional._nodes_by_depth`, and on each node having `operation`,
-    `parent_nodes` and `is_input`.
-    """
-    try:
-        return model._nodes_by_depth
-    except AttributeError as error:
-        raise _missing("Functional._nodes_by_depth", error) from None
-
-
-def flatten_layers(layer: Any) -> list:
-    """All layers inside `layer`, recursively, each once, in tracking order.
-
-    Relies on: `Layer._flatten_layers(include_self=False, recursive=True)`.
-    """
-    try:
-        return list(layer._flatten_layers(include_self=False, recursive=True))
-    except AttributeError as error:
-        raise _missing("Layer._flatten_layers", error) from None
-
-
-# ----------------------------------------------------------------------------- optimizers
 # `LeRaC` overrides two hooks of `Optimizer`: `_backend_update_step(grads, variables,
 # learning_rate)`, which Keras' `apply` calls after clipping and gradient accumulation,
 # with the optimizer's current rate, and `_apply_weight_decay(variables)`, called just
@@ -215,76 +132,6 @@ def share_step_count(
     return own
 
 
-@contextlib.contextmanager
-def tracking_on() -> Iterator[None]:
-    """Turns Keras' automatic variable tracking on inside the block.
-
-    Keras optimizers record the variables they own by attribute assignment (`self.x =
-    Variable(...)`), unless a caller switched tracking off for the thread (as wrapper
-    optimizers' `build` does). Relies on: the switch being the global attribute
-    `"tracking_on"` of `keras.src.backend.common.global_state`.
-    """
-    from keras.src.backend.common import global_state
-
-    previous = global_state.get_global_attribute("tracking_on", True)
-    global_state.set_global_attribute("tracking_on", True)
-    try:
-        yield
-    finally:
-        global_state.set_global_attribute("tracking_on", previous)
-
-
-def untracked(function):
-    """Decorator: Keras' automatic tracking is off while `function` runs.
-
-    Relies on: `keras.src.utils.tracking.no_automatic_dependency_tracking`.
-    """
-    from keras.src.utils import tracking
-
-    return tracking.no_automatic_dependency_tracking(function)
-
-
-def _variables_in(value: Any, found: dict) -> None:
-    if isinstance(value, keras.Variable):
-        found.setdefault(id(value), value)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _variables_in(item, found)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _variables_in(item, found)
-
-
-def track_all_state(optimizer: keras.optimizers.Optimizer, foreign: list) -> list:
-    """Tracks every variable the optimizer holds that it does not track yet.
-
-    Every attribute of the optimizer is searched (through lists, tuples and dicts) for
-    `keras.Variable`s; those that are neither in `optimizer.variables` nor in `foreign`
-    (the model's variables, a shared step counter) are added to `optimizer.variables`,
-    so that they are saved and carried through JAX's stateless step like any slot.
-
-    Args:
-        optimizer: A built optimizer.
-        foreign: Variables the optimizer refers to but does not own.
-
-    Returns:
-        The variables that were added (empty when Keras tracked everything itself).
-
-    Relies on: `Optimizer._track_variable` appending to the list `variables` returns.
-    """
-    found: dict = {}
-    for value in vars(optimizer).values():
-        _variables_in(value, found)
-    known = {id(v) for v in optimizer.variables} | {id(v) for v in foreign}
-    added = [v for key, v in found.items() if key not in known]
-    for variable in added:
-        try:
-            optimizer._track_variable(variable)
-        except AttributeError as error:
-            raise _missing("Optimizer._track_variable", error) from None
-    return added
-
-
 def weight_decay_exclusions(optimizer: keras.optimizers.Optimizer) -> tuple[set, str | None]:
     """What `optimizer.exclude_from_weight_decay(...)` was given.
 
@@ -371,104 +218,19 @@ def slots(optimizer: keras.optimizers.Optimizer, name: str, variable: keras.Vari
 # --- CBS ---------------------------------------------------------------------------
 # Public convolution layers of keras.layers, by base class. check_assumptions() also checks
 # that every `keras.layers.*Conv*` class (ConvLSTM, a recurrent layer, aside) has one of
-# these bases, so that a conv family Keras adds later is noticed.
-_PUBLIC_CONVS = {
-    "BaseConv": ("Conv1D", "Conv2D", "Conv3D"),
-    "BaseConvTranspose": ("Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose"),
-    "BaseDepthwiseConv": ("DepthwiseConv1D", "DepthwiseConv2D"),
-    "BaseSeparableConv": ("SeparableConv1D", "SeparableConv2D"),
-}
-_CONV_ATTRIBUTES = ("kernel_size", "padding", "data_format", "activation")
 
 
-def conv_base_classes() -> tuple[type, ...]:
-    """The base classes of every Keras convolution layer (plain, transposed, depthwise,
-    separable), for `isinstance` checks that also cover subclasses of the public convs.
-
-    Relies on: `BaseConv`, `BaseConvTranspose`, `BaseDepthwiseConv` and
-    `BaseSeparableConv` in `keras.src.layers.convolutional.base_*`, whose instances have
-    `kernel_size` (a tuple), `padding`, `data_format` and `activation`.
-    """
-    try:
-        from keras.src.layers.convolutional.base_conv import BaseConv
-        from keras.src.layers.convolutional.base_conv_transpose import BaseConvTranspose
-        from keras.src.layers.convolutional.base_depthwise_conv import BaseDepthwiseConv
-        from keras.src.layers.convolutional.base_separable_conv import BaseSeparableConv
-    except ImportError as error:
-        raise _missing("the convolution base classes in keras.src.layers.convolutional", error) from None
-    return (BaseConv, BaseConvTranspose, BaseDepthwiseConv, BaseSeparableConv)
-
-
-# ----------------------------------------------------------------------------- callbacks
-def callback_model(callback: keras.callbacks.Callback) -> Any:
-    """The model a callback was given, without syncing state.
-
-    On JAX, the public `Callback.model` property copies the trainer's state back into the
-    model's variables (a device read) each time it is read; a callback that only needs the
-    model's optimizer object reads the attribute behind it. Relies on: `Callback._model`.
-    """
-    try:
-        return callback._model
-    except AttributeError as error:
-        raise _missing("Callback._model", error) from None
-
-
-def calling_callback_list() -> Any:
-    """The `keras.callbacks.CallbackList` whose `set_model` is calling our caller, or None.
-
-    For a callback's `set_model(model)`: Keras builds one `CallbackList` per `fit` and
-    calls `set_model` on each of its callbacks. Relies on: `CallbackList.set_model`
-    calling `callback.set_model(model)` itself (so the list is `self` two frames up).
-    """
-    import inspect
-
-    frame = inspect.currentframe()
-    try:
-        caller = frame.f_back.f_back if frame is not None and frame.f_back is not None else None
-        owner = caller.f_locals.get("self") if caller is not None else None
-    finally:
-        del frame
-    return owner if isinstance(owner, keras.callbacks.CallbackList) else None
-
-
-def move_callback_first(callbacks: Any, callback: keras.callbacks.Callback) -> None:
-    """Moves `callback` to the front of a `CallbackList`, so that it runs first.
-
-    Safe while `CallbackList.set_model` iterates the list: the callbacks before it move
-    one place up, and the iteration goes on with the one after it. Relies on:
-    `CallbackList.callbacks`, the list it calls in order.
-    """
-    members = callbacks.callbacks
-    if members and members[0] is not callback and any(c is callback for c in members):
-        members.remove(callback)
-        members.insert(0, callback)
-
-
-# ----------------------------------------------------------------------------- checks
-def check_assumptions() -> list[str]:
-    """Checks every assumption above against the installed Keras.
+# ----------------------------------------------------------------------------- check
+def check() -> list[str]:
+    """Checks every assumption of this module against the installed Keras.
 
     Returns:
-        The names of the assumptions checked.
+        The names of the accessors checked.
 
     Raises:
         KerasInternalsError: naming the first assumption that does not hold.
     """
     checked = []
-    inputs = keras.Input((2,))
-    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(2)(inputs)))
-    if not is_functional(model):
-        raise _missing("functional models carrying `_nodes_by_depth`")
-    nodes = [n for level in nodes_by_depth(model).values() for n in level]
-    for node in nodes:
-        for attr in ("operation", "parent_nodes", "is_input"):
-            if not hasattr(node, attr):
-                raise _missing(f"`Node.{attr}`")
-    checked += ["is_functional", "nodes_by_depth"]
-    if len(flatten_layers(model)) != 3:
-        raise _missing("`_flatten_layers` listing every sublayer once")
-    checked.append("flatten_layers")
-
     sgd = keras.optimizers.SGD(0.1)
     if public_optimizer_class(type(sgd)) is not keras.optimizers.SGD:
         raise _missing("backend optimizer classes subclassing the public class of the same name")
@@ -544,50 +306,6 @@ def check_assumptions() -> list[str]:
         raise _missing("`Optimizer._apply_weight_decay` decaying by learning_rate * weight_decay")
     checked.append("apply_weight_decay")
 
-    callback = keras.callbacks.Callback()
-    callback.set_model(model)
-    if callback_model(callback) is not model:
-        raise _missing("`Callback.set_model` storing the model in `Callback._model`")
-    checked.append("callback_model")
-
-    seen = []
-
-    class Probe(keras.callbacks.Callback):
-        def set_model(self, model):
-            super().set_model(model)
-            found = calling_callback_list()
-            seen.append(found)
-            if found is not None:
-                move_callback_first(found, self)
-
-    first, probe, last = keras.callbacks.Callback(), Probe(), keras.callbacks.Callback()
-    callback_list = keras.callbacks.CallbackList([first, probe, last], model=model)
-    if seen != [callback_list] or callback_list.callbacks != [probe, first, last]:
-        raise _missing(
-            "`CallbackList.set_model` calling each callback's `set_model` on `CallbackList.callbacks`"
-        )
-    if callback_model(last) is not model:
-        raise _missing("every callback's `set_model` called once when one moves itself first")
-    checked += ["calling_callback_list", "move_callback_first"]
-
-    holder = keras.optimizers.SGD(0.1)
-
-    @untracked
-    def assign_untracked():
-        holder.hidden = [keras.Variable(1.0)]
-        with tracking_on():
-            holder.shown = keras.Variable(2.0)
-
-    assign_untracked()
-    if any(v is holder.hidden[0] for v in holder.variables):
-        raise _missing("`no_automatic_dependency_tracking` switching automatic tracking off")
-    if not any(v is holder.shown for v in holder.variables):
-        raise _missing('the global attribute "tracking_on" switching automatic tracking')
-    checked += ["untracked", "tracking_on"]
-    if track_all_state(holder, []) != holder.hidden:
-        raise _missing("`Optimizer._track_variable`")
-    checked.append("track_all_state")
-
     if keras.backend.backend() == "torch":
         classes = torch_fusable_classes()
         sgd, adam = keras.optimizers.SGD(0.1, momentum=0.9), keras.optimizers.Adam(0.1)
@@ -603,28 +321,4 @@ def check_assumptions() -> list[str]:
                 raise _missing(f"the slot list `{name}`")
         checked.append("torch_fusable_classes")
 
-    # --- CBS ---
-    bases = {base.__name__: base for base in conv_base_classes()}
-    for base_name, public_names in _PUBLIC_CONVS.items():
-        for public_name in public_names:
-            cls = getattr(keras.layers, public_name, None)
-            if cls is None or base_name not in bases or not issubclass(cls, bases[base_name]):
-                raise _missing(f"keras.layers.{public_name} subclassing {base_name}")
-    for name, obj in vars(keras.layers).items():  # a new conv family needs a new base here
-        if isinstance(obj, type) and "Conv" in name and not name.startswith("ConvLSTM"):
-            if not issubclass(obj, tuple(bases.values())):
-                raise _missing(f"keras.layers.{name} subclassing one of {sorted(bases)}")
-    samples = (
-        keras.layers.Conv1D(1, 3),
-        keras.layers.Conv1DTranspose(1, 3),
-        keras.layers.DepthwiseConv1D(3),
-        keras.layers.SeparableConv1D(1, 3),
-    )
-    for conv in samples:
-        for attr in _CONV_ATTRIBUTES:
-            if not hasattr(conv, attr):
-                raise _missing(f"`{type(conv).__name__}.{attr}`")
-        if conv.kernel_size != (3,):
-            raise _missing(f"`{type(conv).__name__}.kernel_size` as a tuple")
-    checked.append("conv_base_classes")
     return checked

@@ -1,0 +1,403 @@
+"""The paired A/B comparison (keras_lerac.experiments.paired): pairing, statistics, inputs, outputs."""
+
+import io
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from keras_lerac.experiments import paired, report, stats
+from keras_lerac.experiments.progress import Progress
+
+
+def _mlp(inputs=6, classes=3, softmax=False):
+    def build():
+        x_in = keras.Input((inputs,))
+        h = keras.layers.Dense(8, activation="relu", name="hidden")(x_in)
+        out = keras.layers.Dense(classes, activation="softmax" if softmax else None, name="head")(h)
+        return keras.Model(x_in, out)
+
+    return build
+
+
+def _cnn():
+    x_in = keras.Input((6, 6, 1))
+    h = keras.layers.Conv2D(4, 3, padding="same", name="conv")(x_in)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    return keras.Model(x_in, keras.layers.Dense(3, name="head")(h))
+
+
+def _frozen_probe():
+    """A model whose trainable weights get zero gradients: training never changes it.
+
+    Its loss on a batch depends on the initial weights (the frozen layer's) and on the
+    batch only, so every regime of a seed logs the same per-batch losses exactly when
+    the runs are paired (same initial weights, same batches in the same order).
+    """
+    x_in = keras.Input((6,))
+    frozen = keras.layers.Dense(3, name="frozen")
+    frozen.trainable = False
+    trained = keras.layers.Dense(3, name="trained")
+    muted = keras.layers.Rescaling(0.0)(trained(keras.layers.Dense(4, name="first")(x_in)))
+    return keras.Model(x_in, keras.layers.Add()([frozen(x_in), muted]))
+
+
+def _data(n=48, inputs=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, inputs)).astype("float32")
+    y = np.argmax(x[:, :classes], axis=1).astype("int32")
+    return x, y
+
+
+class _BatchLosses(keras.callbacks.Callback):
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.store.append(float(logs["loss"]))
+
+
+def _run(build, train, test=None, regimes=("conventional", "lerac"), **kwargs):
+    losses: dict = {}
+
+    def callbacks(regime, seed):
+        return [_BatchLosses(losses.setdefault((regime, seed), []))]
+
+    result = paired.compare_regimes(
+        build,
+        train,
+        test if test is not None else _data(16, seed=1),
+        optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
+        regimes=regimes,
+        epochs=kwargs.pop("epochs", 2),
+        seeds=kwargs.pop("seeds", 2),
+        batch_size=kwargs.pop("batch_size", 16),
+        callbacks=callbacks,
+        progress=False,
+        **kwargs,
+    )
+    return result, losses
+
+
+# --------------------------------------------------------------------------- pairing
+def test_arrays_pair_initial_weights_and_batch_order_across_regimes():
+    result, _ = _run(_mlp(), _data())
+    conv, lerac = result.regimes["conventional"], result.regimes["lerac"]
+    assert conv["init_hash"] == lerac["init_hash"] and conv["order_hash"] == lerac["order_hash"]
+    # ... and each seed has its own weights and order.
+    assert len(set(conv["init_hash"])) == 2 and len(set(conv["order_hash"])) == 2
+    # The recorded hash is that of the model the builder makes with the seed.
+    keras.utils.set_random_seed(1)
+    assert conv["init_hash"][1] == paired.weights_hash(_mlp()().get_weights())
+
+
+def test_paired_runs_see_the_same_batches_end_to_end():
+    # The frozen probe's per-batch losses depend on init and batch order only: equal across
+    # regimes of a seed when the runs are paired, different across seeds.
+    _, losses = _run(_frozen_probe, _data())
+    for seed in (0, 1):
+        assert len(losses[("conventional", seed)]) == 2 * 3  # 2 epochs of 3 batches
+        assert losses[("conventional", seed)] == losses[("lerac", seed)]
+        # A fresh permutation each epoch: the second epoch's batches are not the first's.
+        assert losses[("conventional", seed)][:3] != losses[("conventional", seed)][3:]
+    assert losses[("conventional", 0)] != losses[("conventional", 1)]
+
+
+def test_a_broken_batch_order_is_caught(monkeypatch):
+    # If a regime's batches came from another generator, the per-seed check fails loudly.
+    original = paired._paired_batches_class
+    calls = []
+
+    def unpaired():
+        cls = original()
+
+        class Unpaired(cls):
+            def __init__(self, x, y, batch_size, seed, epochs):
+                calls.append(seed)
+                super().__init__(x, y, batch_size, seed + 1000 * len(calls), epochs)
+
+        return Unpaired
+
+    monkeypatch.setattr(paired, "_paired_batches_class", unpaired)
+    with pytest.raises(paired.PairingError, match="different batches"):
+        _run(_mlp(), _data(), seeds=1, epochs=1)
+
+
+def test_broken_initial_weights_are_caught(monkeypatch):
+    original = paired.weights_hash
+    seen = []
+
+    def drifting(weights):
+        seen.append(1)
+        return original(weights) + ("x" if len(seen) == 3 else "")
+
+    monkeypatch.setattr(paired, "weights_hash", drifting)
+    with pytest.raises(paired.PairingError, match="initial weights"):
+        _run(_mlp(), _data(), seeds=1, epochs=1)
+
+
+def test_py_dataset_is_served_in_order_and_its_batches_hashed():
+    x, y = _data()
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, shuffle_rng=None):
+            super().__init__()
+            self.order = np.arange(len(x))
+            self.rng = shuffle_rng
+
+        def __len__(self):
+            return 3
+
+        def __getitem__(self, i):
+            rows = self.order[i * 16 : (i + 1) * 16]
+            return x[rows], y[rows]
+
+        def on_epoch_end(self):
+            if self.rng is not None:
+                self.order = self.rng.permutation(len(x))
+
+    # A seeded dataset per seed (a function seed -> dataset): paired.
+    result, losses = _run(_frozen_probe, lambda seed: Batches(np.random.default_rng(seed)))
+    conv, lerac = result.regimes["conventional"], result.regimes["lerac"]
+    assert conv["order_hash"] == lerac["order_hash"] and None not in conv["order_hash"]
+    for seed in (0, 1):
+        assert losses[("conventional", seed)] == losses[("lerac", seed)]
+    # One dataset object reshuffling from a generator nobody re-seeds: the regimes of a seed
+    # see different second epochs, and the check says so.
+    with pytest.raises(paired.PairingError, match="different batches"):
+        _run(_mlp(), Batches(np.random.default_rng(0)), seeds=1)
+
+
+def test_tf_data_from_a_seeded_function_is_paired():
+    import tensorflow as tf
+
+    x, y = _data()
+
+    def make(seed):
+        return tf.data.Dataset.from_tensor_slices((x, y)).shuffle(48, seed=seed).batch(16)
+
+    result, losses = _run(_frozen_probe, make)
+    assert result.regimes["lerac"]["order_hash"] == [None, None]  # not hashed: documented
+    for seed in (0, 1):
+        assert len(losses[("conventional", seed)]) == 6
+        assert losses[("conventional", seed)] == losses[("lerac", seed)]
+    assert losses[("conventional", 0)] != losses[("conventional", 1)]
+
+
+def test_a_keras_file_gives_the_architecture_with_fresh_weights_per_seed(tmp_path):
+    path = tmp_path / "m.keras"
+    keras.utils.set_random_seed(123)  # not one of the comparison's seeds
+    model = _mlp()()
+    model.save(path)
+    result, _ = _run(str(path), _data(), regimes=("conventional",), epochs=1)
+    hashes = result.regimes["conventional"]["init_hash"]
+    assert len(set(hashes)) == 2 and paired.weights_hash(model.get_weights()) not in hashes
+    kept, _ = _run(str(path), _data(), regimes=("conventional",), epochs=1, reinitialize=False)
+    assert kept.regimes["conventional"]["init_hash"] == [paired.weights_hash(model.get_weights())] * 2
+
+
+# --------------------------------------------------------------------------- statistics
+def test_statistics_are_the_paired_differences():
+    result, _ = _run(_mlp(), _data(), regimes=("conventional", "lerac"), curriculum_steps=4)
+    scores = {r: e["scores"] for r, e in result.regimes.items()}
+    expected = stats.paired_difference(scores["lerac"], scores["conventional"])
+    assert result.differences == {"lerac - conventional": expected}
+    for entry in result.regimes.values():
+        assert entry["mean"] == pytest.approx(np.mean(entry["scores"]))
+        assert entry["std"] == pytest.approx(np.std(entry["scores"], ddof=1))
+    assert result.settings["curriculum"]["curriculum_steps"] == 4
+
+
+def test_differences_compare_to_conventional_and_lerac_to_warmup():
+    results = {
+        "conventional": {"scores": [0.5, 0.6, 0.7]},
+        "warmup": {"scores": [0.6, 0.6, 0.6]},
+        "lerac": {"scores": [0.7, 0.6, 0.8]},
+        "anti": {"scores": [0.4, 0.6, 0.7]},
+    }
+    out = paired._differences(results, greater_is_better=True)
+    assert list(out) == [
+        "warmup - conventional",
+        "lerac - conventional",
+        "anti - conventional",
+        "lerac - warmup",
+    ]
+    assert out["lerac - warmup"] == stats.paired_difference([0.7, 0.6, 0.8], [0.6, 0.6, 0.6])
+    assert (out["anti - conventional"]["wins"], out["anti - conventional"]["losses"]) == (0, 1)
+    # A loss-like score: lower wins; the mean stays regime - reference.
+    lower = paired._differences(results, greater_is_better=False)
+    assert (lower["anti - conventional"]["wins"], lower["anti - conventional"]["losses"]) == (1, 0)
+    assert lower["anti - conventional"]["mean"] == out["anti - conventional"]["mean"]
+
+
+def test_control_regimes_run_with_their_schedules():
+    # warmup and anti are LeRaC(..., schedule="warmup"/"anti") with lerac's K and start ratio.
+    seen = {}
+
+    def before_fit(regime, seed, model, optimizer):
+        seen[regime] = optimizer
+
+    result = paired.compare_regimes(
+        _mlp(),
+        _data(),
+        _data(16, seed=1),
+        optimizer=keras.optimizers.SGD(0.1),
+        regimes=["conventional", "warmup", "lerac", "anti"],
+        epochs=1,
+        seeds=2,
+        batch_size=16,
+        progress=False,
+        before_fit=before_fit,
+    )
+    assert seen["warmup"].schedule == "warmup" and seen["anti"].schedule == "anti"
+    assert seen["lerac"].schedule == "exponential"
+    assert seen["warmup"].curriculum_steps == seen["lerac"].curriculum_steps == seen["anti"].curriculum_steps
+    assert set(result.differences) == {
+        "warmup - conventional",
+        "lerac - conventional",
+        "anti - conventional",
+        "lerac - warmup",
+    }
+
+
+# --------------------------------------------------------------------------- inputs
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("x_shape", "x has examples of shape (5,) but the model takes (6,)"),
+        ("labels", "labels out of range"),
+        ("cbs_on_mlp", "regime 'cbs' cannot run on this model"),
+        ("regime", "unknown regime 'magic'"),
+        ("not_a_model", "is not a loadable Keras model"),
+        ("test_shape", "test data: x has examples of shape (7,)"),
+    ],
+)
+def test_bad_input_is_a_one_line_error_before_training(case, message, tmp_path):
+    x, y = _data()
+    build, regimes, train, test = _mlp(), ["conventional", "lerac"], (x, y), _data(16, seed=1)
+    if case == "x_shape":
+        train = (x[:, :5], y)
+    elif case == "labels":
+        train = (x, y + 1)
+    elif case == "cbs_on_mlp":
+        regimes = ["conventional", "cbs"]
+    elif case == "regime":
+        regimes = ["conventional", "magic"]
+    elif case == "not_a_model":
+        build = tmp_path / "junk.keras"
+        build.write_bytes(b"not a zip file")
+        build = str(build)
+    elif case == "test_shape":
+        test = (np.zeros((4, 7), "float32"), np.zeros(4, "int32"))
+    fits = []
+    with pytest.raises(paired.InputError) as info:
+        paired.compare_regimes(
+            build,
+            train,
+            test,
+            optimizer=keras.optimizers.SGD(0.1),
+            regimes=regimes,
+            epochs=1,
+            seeds=1,
+            progress=False,
+            before_fit=lambda *a: fits.append(a),
+        )
+    text = str(info.value)
+    assert message in text and "\n" not in text
+    assert fits == []  # nothing compiled, nothing trained
+
+
+def test_npz_missing_a_key(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x_train=np.zeros((2, 3)), y_train=np.zeros(2), x_test=np.zeros((2, 3)))
+    with pytest.raises(paired.InputError, match="has no y_test"):
+        paired.load_npz(str(path))
+
+
+def test_default_loss_follows_the_head_and_the_labels():
+    logits, probs = _mlp()(), _mlp(softmax=True)()
+    sparse = paired._default_loss(logits, np.array([0, 1]))
+    assert isinstance(sparse, keras.losses.SparseCategoricalCrossentropy) and sparse.from_logits
+    assert not paired._default_loss(probs, np.array([0, 1])).from_logits
+    assert isinstance(paired._default_loss(logits, np.eye(3)), keras.losses.CategoricalCrossentropy)
+
+
+def test_cbs_runs_on_a_conv_model():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 6, 6, 1)).astype("float32"), rng.integers(0, 3, 32).astype("int32")
+    result = paired.compare_regimes(
+        _cnn,
+        (x, y),
+        (x[:8], y[:8]),
+        optimizer=keras.optimizers.SGD(0.1),
+        regimes=["conventional", "cbs"],
+        epochs=1,
+        seeds=2,
+        batch_size=16,
+        progress=False,
+    )
+    assert result.regimes["cbs"]["init_hash"] == result.regimes["conventional"]["init_hash"]
+    assert "sigma" in result.regimes["cbs"]["curves"][0]
+    assert paired.cbs_problem(_mlp()) is not None and paired.cbs_problem(_cnn) is None
+
+
+# --------------------------------------------------------------------------- outputs
+def test_writes_results_json_and_plots(tmp_path, monkeypatch):
+    import keras_lerac.plotting
+
+    spans = []
+    original = keras_lerac.plotting.plot_curriculum
+
+    def spy(optimizer, steps=None, **kwargs):
+        spans.append(steps)
+        return original(optimizer, steps=steps, **kwargs)
+
+    monkeypatch.setattr(keras_lerac.plotting, "plot_curriculum", spy)
+    result, _ = _run(_mlp(), _data(), epochs=2, output=str(tmp_path))
+    record = json.loads((tmp_path / "results.json").read_text())
+    assert record["regimes"]["lerac"]["scores"] == result.regimes["lerac"]["scores"]
+    assert record["differences"]["lerac - conventional"]["n"] == 2
+    assert record["settings"]["total_steps"] == 6 and record["settings"]["score"] == "accuracy"
+    for png in ("accuracy.png", "curriculum.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    k = result.lerac.curriculum_steps
+    assert spans == [report.curriculum_plot_steps(k, 6)]
+    assert "lerac - conventional" in result.table()
+
+
+def test_curriculum_plot_shows_the_curriculum_not_the_whole_run():
+    # make demo: K = 13 of 516 steps; the plot spans 3 K, not the run.
+    assert report.curriculum_plot_steps(13, 516) == 39
+    assert report.curriculum_plot_steps(200, 300) == 300  # never past the run
+    assert report.curriculum_plot_steps(1, 516) == report.CURRICULUM_PLOT_MIN
+
+
+def test_progress_plain_lines_without_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(3, stream=stream)
+    bar.advance("conventional seed 0")
+    bar.advance()
+    bar.advance("done")
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert (
+        lines[0].startswith("[1/3 runs, elapsed")
+        and "left]" in lines[0]
+        and "conventional seed 0" in lines[0]
+    )
+    assert lines[2].startswith("[3/3 runs") and "left" not in lines[2]
+    assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
+
+
+def test_progress_bar_on_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(2, stream=stream, tty=True)
+    bar.advance("one")
+    bar.write("a note")
+    bar.advance()
+    bar.close()
+    text = stream.getvalue()
+    assert "\r[" in text and "1/2 runs" in text and "2/2 runs" in text
+    assert "one\n" in text and "a note\n" in text and text.endswith("\n")
