@@ -115,13 +115,6 @@ def check(value: float, target: float, ci=None, floor=None) -> dict:
 
 
 # ---------------------------------------------------------------------- measuring
-def unwrap(optimizer):
-    """The optimizer inside a `LossScaleOptimizer` (mixed precision), else itself."""
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
-
-
 def optimizer_state(optimizer) -> tuple[int, int]:
     import numpy as np
 
@@ -133,7 +126,9 @@ def optimizer_state(optimizer) -> tuple[int, int]:
 
 
 def num_buckets(optimizer):
-    optimizer = unwrap(optimizer)
+    from keras_lerac.optimizer import unwrap_loss_scale
+
+    optimizer = unwrap_loss_scale(optimizer)
     return len(optimizer.bucket_optimizers) if hasattr(optimizer, "bucket_optimizers") else None
 
 
