@@ -256,7 +256,6 @@ def test_when_to_use_is_the_sensitivity_study():
 # until its entry goes: the figures quoted from it then come under the tests above.
 PENDING = {
     "benchmarks/results/accuracy": "README Results: the accuracy run, to be re-run on a quiet machine",
-    "benchmarks/results/controls": "docs/sensitivity.md: the study with controls, running",
 }
 
 
@@ -343,3 +342,13 @@ def test_results_table_is_the_accuracy_results_file():
             if row is not None:
                 assert epochs == str(row["epochs"])
     expect(text, f"mean +- std over {report['seeds']} seeds", "benchmarks/results/accuracy/accuracy.json")
+
+
+def test_the_controls_study_is_complete_and_paired():
+    """The committed study with controls: every run done, all four regimes of a seed on one start."""
+    summary = load("controls/summary.json")
+    assert summary["meta"]["pending_runs"] == 0 and summary["init_hash_mismatches"] == 0
+    rows = summary["contrasts"]
+    assert rows and all(r["init_hash_mismatches"] == 0 for r in rows)
+    seeds = len(summary["design"]["seeds"])
+    assert seeds >= 12 and all(d["n"] == seeds for r in rows for d in r["contrasts"].values())
