@@ -297,7 +297,7 @@ def test_compile_figures_are_the_profile_compile_results_file():
     assert (report["depth"], report["width"], report["optimizer"]) == (96, 32, "sgd")
     expect(
         section("Performance"),
-        f"at load average {report['loadavg_start'][0]:.1f}, so every second is long",
+        f"at load average {report['loadavg_start'][0]:.1f};",
         f"take {plain['trace_lower_s']:.2f} s plain vs {lerac['trace_lower_s']:.2f} s LeRaC, "
         f"XLA's compile {plain['compile_s']:.2f} s vs {lerac['compile_s']:.2f} s",
         f"compiles as fast as plain ({schedule['compile_s']:.2f} s)",
@@ -352,3 +352,60 @@ def test_the_controls_study_is_complete_and_paired():
     assert rows and all(r["init_hash_mismatches"] == 0 for r in rows)
     seeds = len(summary["design"]["seeds"])
     assert seeds >= 12 and all(d["n"] == seeds for r in rows for d in r["contrasts"].values())
+
+
+def _contrast(d: dict) -> str:
+    bold = "**" if d["significant"] else ""
+    return f"{bold}{d['mean']:+.2f} ± {d['se']:.2f}{bold}"
+
+
+def test_when_to_use_controls_are_the_controls_study():
+    """README's controls table and the figures quoted around it, recomputed from the study."""
+    summary = load("controls/summary.json")
+    text = section("When to use LeRaC")
+    rows: dict = {}
+    for r in summary["contrasts"]:
+        rows.setdefault(r["label"], {})[r["k_fraction"]] = r["contrasts"]
+    ks = (0.025, 0.1, 0.2)
+    for label, by_k in rows.items():
+        cells = [_contrast(by_k[k]["lerac - warmup"]) for k in ks] + [
+            _contrast(by_k[k]["anti - lerac"]) for k in ks
+        ]
+        expect(text, f"| {label} | " + " | ".join(cells) + " |")
+    hours = summary["meta"]["wall_s"] / 3600
+    runs = summary["runs"] + summary["tuning_runs"]
+    expect(text, f"{len(summary['design']['seeds'])} seeds per cell, {runs:,} runs, {hours:.2f} h")
+    every = [r["contrasts"] for r in summary["contrasts"]]
+    lw = [c["lerac - warmup"] for c in every]
+    significant = [d for d in lw if d["significant"]]
+    wins = sum(d["mean"] > 0 for d in significant)
+    expect(
+        text,
+        f"{len(significant)} of {len(lw)} cells differ at 95 % ({0.05 * len(lw):.1f} expected by chance), "
+        f"{wins} for LeRaC and {len(significant) - wins} against",
+    )
+    anti = [c["anti - lerac"] for c in every if c["anti - lerac"]["significant"]]
+    assert all(d["mean"] > 0 for d in anti)
+    expect(text, f"it is above 0 in {len(anti)} cells")
+    beat = [
+        r
+        for r in summary["contrasts"]
+        if r["contrasts"]["lerac - conventional"]["significant"]
+        and r["contrasts"]["lerac - conventional"]["mean"] > 0
+    ]
+    (d20,) = beat
+    c = d20["contrasts"]
+    expect(
+        text,
+        f"K = {100 * d20['k_fraction']:.0f} %, {_contrast(c['lerac - conventional']).strip('*')}",
+        f"a warm-up gained {_contrast(c['warmup - conventional']).strip('*')}",
+        f"cannot be told apart ({_contrast(c['lerac - warmup']).strip('*')})",
+    )
+    base = [r for r in summary["contrasts"] if r["config"]["lr_schedule"] == "warmup_cosine"]
+    values = ", ".join(
+        f"{r['contrasts']['lerac - conventional']['mean']:+.2f}".replace("-", "−") for r in base
+    )
+    assert not any(r["contrasts"]["lerac - conventional"]["significant"] for r in base)
+    expect(text, f"LeRaC added nothing ({values} at K = 2.5, 10, 20 %, none significant)")
+    rule = [r["contrasts"]["lerac - conventional"] for r in summary["contrasts"] if r["k_fraction"] == 0.025]
+    assert not any(d["significant"] for d in rule)
