@@ -249,7 +249,6 @@ def data_parallel_worker(args):
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
     import keras
-    import numpy as np
 
     keras.utils.set_random_seed(args.seed)  # before initialize: no seed to agree on across processes
     keras.distribution.initialize(

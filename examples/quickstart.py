@@ -28,6 +28,7 @@ from sklearn.model_selection import train_test_split
 
 import keras_lerac
 from keras_lerac import LeRaC
+from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
 
 
 def digits():
@@ -71,6 +72,7 @@ def main():
     args = parser.parse_args()
     if args.smoke:
         args.epochs = 2
+    avoid_onednn_hang()  # torch on CPU: oneDNN's conv backward hangs on some CPUs (its docstring)
 
     (x_train, y_train), (x_test, y_test) = digits()
     steps_per_epoch = int(np.ceil(len(x_train) / args.batch_size))

@@ -3,9 +3,10 @@
 Each of TensorFlow, JAX and PyTorch trains a small MLP with LeRaC(Adam) for half the
 curriculum, saves it, and trains on uninterrupted to the end; then each backend loads
 each of the three files, trains the remaining steps on the same batches, and must end
-where the saver's uninterrupted run ended (9 pairs). The runs are subprocesses, one
-backend each (Keras picks its backend once per process); the suite runs this from the
-TensorFlow pytest process only, so that the 6 subprocesses run once per suite.
+where the saver's uninterrupted run ended (9 pairs). One subprocess per backend (Keras
+picks its backend once per process) saves, waits for the other two files, then resumes
+all three; the suite runs this from the TensorFlow pytest process only, so that the 3
+subprocesses run once per suite.
 """
 
 import json
@@ -48,11 +49,18 @@ model.save(sys.argv[1])
 model.fit(x, y, epochs=2, **FIT)  # on, uninterrupted, to step 9
 json.dump({"steps": int(keras.ops.convert_to_numpy(opt.iterations)), "weights": weights(model)},
           open(sys.argv[2], "w"))
+open(sys.argv[1] + ".done", "w").close()  # the file is complete
 """
 
 RESUME = """
+import os, time
+files = json.loads(sys.argv[3])
+deadline = time.monotonic() + 200
+while not all(os.path.exists(p + ".done") for p in files.values()):  # the other backends' files
+    assert time.monotonic() < deadline, "a saver did not finish"
+    time.sleep(0.2)
 out = {}
-for saver, path in json.loads(sys.argv[1]).items():
+for saver, path in files.items():
     model = keras_lerac.load_model(path)
     opt = model.optimizer
     start = int(keras.ops.convert_to_numpy(opt.iterations))
@@ -60,7 +68,7 @@ for saver, path in json.loads(sys.argv[1]).items():
     step = int(keras.ops.convert_to_numpy(opt.iterations))
     assert np.allclose(opt.current_learning_rates(), opt.learning_rates_at(step), rtol=1e-5)
     out[saver] = {"type": type(opt).__name__, "start": start, "steps": step, "weights": weights(model)}
-json.dump(out, open(sys.argv[2], "w"))
+json.dump(out, open(sys.argv[4], "w"))
 """
 
 
@@ -72,10 +80,12 @@ def _run_all(scripts):
     for backend, code, args in scripts:
         env = dict(os.environ, KERAS_BACKEND=backend, PYTHONPATH=path, TF_CPP_MIN_LOG_LEVEL="3")
         cmd = [sys.executable, "-c", COMMON + code, *args]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        )
     try:
         for (backend, _, _), proc in zip(scripts, procs):
-            _, err = proc.communicate(timeout=240)
+            _, err = proc.communicate(timeout=280)
             assert proc.returncode == 0, f"{backend}: {err[-3000:]}"
     finally:
         for proc in procs:
@@ -88,9 +98,10 @@ def _run_all(scripts):
 def test_a_file_saved_mid_curriculum_resumes_on_every_backend(tmp_path):
     files = {b: str(tmp_path / f"{b}.keras") for b in BACKENDS}
     ends = {b: tmp_path / f"{b}_end.json" for b in BACKENDS}
-    _run_all([(b, SAVE, [files[b], str(ends[b])]) for b in BACKENDS])
     resumed = {b: tmp_path / f"resumed_on_{b}.json" for b in BACKENDS}
-    _run_all([(b, RESUME, [json.dumps(files), str(resumed[b])]) for b in BACKENDS])
+    _run_all(
+        [(b, SAVE + RESUME, [files[b], str(ends[b]), json.dumps(files), str(resumed[b])]) for b in BACKENDS]
+    )
 
     gaps = {}
     for saver in BACKENDS:
@@ -102,5 +113,8 @@ def test_a_file_saved_mid_curriculum_resumes_on_every_backend(tmp_path):
             gap = max(float(np.abs(np.subtract(a, b)).max()) for a, b in zip(run["weights"], end["weights"]))
             gaps[(saver, loader)] = gap
     worst = max(gaps.values())
-    print("largest |weight difference| per (saver, loader):", {f"{s}->{r}": f"{g:.1e}" for (s, r), g in gaps.items()})
+    print(
+        "largest |weight difference| per (saver, loader):",
+        {f"{s}->{r}": f"{g:.1e}" for (s, r), g in gaps.items()},
+    )
     assert len(gaps) == 9 and worst <= 1e-6, gaps

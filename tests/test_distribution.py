@@ -108,7 +108,8 @@ batch, step = len(x) // 4, 0
 for epoch in range(2):
     for i in range(4):
         assert np.allclose(opt.current_learning_rates(), opt.learning_rates_at(step), rtol=1e-5), step
-        xb, yb = torch.from_numpy(x[i * batch : (i + 1) * batch]), torch.from_numpy(y[i * batch : (i + 1) * batch])
+        rows = slice(i * batch, (i + 1) * batch)
+        xb, yb = torch.from_numpy(x[rows]), torch.from_numpy(y[rows])
         loss = loss_fn(yb, forward(xb, training=True))
         model.zero_grad(set_to_none=True)
         loss.backward()
