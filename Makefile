@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: install lint format test test-tensorflow test-jax test-torch demo clean
+.PHONY: install lint format test test-tensorflow test-jax test-torch examples demo clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,16 @@ test: install
 
 test-%: install
 	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# Every example's --smoke run on every backend (CI runs a daily rotation of them:
+# tests/test_examples.py); prints each run's wall time.
+examples: install
+	@set -e; for b in $(BACKENDS); do \
+	  echo "=== KERAS_BACKEND=$$b ==="; \
+	  start=$$(date +%s); \
+	  LERAC_EXAMPLES=all KERAS_BACKEND=$$b $(BIN)/python -m pytest -q --durations=0 tests/test_examples.py $(PYTEST_ARGS); \
+	  echo "=== $$b: $$(( $$(date +%s) - start )) s ==="; \
+	done
 
 demo: install
 	$(BIN)/keras-lerac compare

@@ -1,38 +1,53 @@
-"""LeRaC under JAX distribution: multi-process data parallel, and model parallel with a LayoutMap.
+"""Past one machine with LeRaC: each Keras backend's own engine, checked against one process.
 
-JAX only (this script sets `KERAS_BACKEND=jax`). Two parts:
+The backend is `KERAS_BACKEND` (JAX when it is not set). Modes:
 
-(a) `--mode data-parallel`: `keras.distribution.initialize(job_addresses=...,
-    num_processes=N, process_id=i)` then `keras.distribution.DataParallel` over every
-    device of every process, the model compiled with LeRaC and trained with `fit`. The
-    inputs are NumPy arrays, so `auto_shard_dataset = False` and each process feeds its
-    own slice of every global batch (JAX assembles the global batch across processes).
-    Each worker writes its final weights to `--output`. Run without `--process-id`, the
-    script launches the N workers itself on 127.0.0.1 (CPU, gloo collectives), waits for
-    them, trains the same model on the same global batches in one process, and checks the
-    weights agree (atol 1e-5).
+- `--mode data-parallel`, by backend:
+  - JAX: `keras.distribution.initialize(job_addresses=..., num_processes=N,
+    process_id=i)`, then `keras.distribution.DataParallel` over every device of every
+    process, the model compiled with LeRaC and trained with `fit`. The inputs are NumPy
+    arrays, so `auto_shard_dataset = False` and each process feeds its own slice of every
+    global batch (JAX assembles the global batch across processes).
+  - PyTorch: `torch.distributed` (gloo on CPU, NCCL on GPUs) and a custom loop: the
+    Keras model (a `torch.nn.Module` on this backend) wrapped in
+    `torch.nn.parallel.DistributedDataParallel`, each process's slice of the global
+    batch forward and backward, DDP all-reducing (averaging) the gradients, and LeRaC
+    applying them: `optimizer.apply(grads, model.trainable_weights)`. Keras 3.15's `fit`
+    does not wrap a torch model in DDP, hence the loop. The script checks the applied
+    rates against `opt.learning_rates_at(step)` at every step.
+  - TensorFlow: `tf.distribute.MirroredStrategy` around `fit`, one process, every device
+    of this host (2 logical CPUs without an accelerator). Keras 3.15's `fit` under
+    `MultiWorkerMirroredStrategy` fails for plain optimizers too, so TensorFlow stops at
+    one host.
 
-(b) `--mode model-parallel`: `keras.distribution.ModelParallel` with a `LayoutMap` that
-    splits every Dense kernel's output dimension over a `model` mesh axis of 2 devices
-    (2 host CPU devices via `XLA_FLAGS=--xla_force_host_platform_device_count=2` when
-    there is no accelerator). LeRaC's bucket optimizers create their slots from the
-    variables, so each momentum is sharded like its kernel: the script prints both
-    shardings and checks they match.
+  On JAX and PyTorch, each worker writes its final weights to `--output`. Run without
+  `--process-id`, the script launches the N workers itself on 127.0.0.1 (CPU), waits for
+  them, trains the same model on the same global batches in one process, and checks the
+  weights agree (atol 1e-5). TensorFlow checks the same in its one process.
+
+- `--mode model-parallel` (JAX only): `keras.distribution.ModelParallel` with a
+  `LayoutMap` that splits every Dense kernel's output dimension over a `model` mesh axis
+  of 2 devices (2 host CPU devices via `XLA_FLAGS=--xla_force_host_platform_device_count=2`
+  when there is no accelerator). LeRaC's bucket optimizers create their slots from the
+  variables, so each momentum is sharded like its kernel: the script prints both
+  shardings and checks they match. On another backend it prints a one-line note naming
+  the command to run instead and exits 0.
 
 The data are scikit-learn's bundled digits (offline), the model an MLP; put your own
 data and model in `data()` and `mlp()`.
 
-Full size, on two hosts (a GPU or more each), one command per host:
+Full size, on two hosts (a GPU or more each), one command per host (JAX or PyTorch):
 
     python examples/multi_host.py --mode data-parallel --coordinator HOST0:1234 \
         --num-processes 2 --process-id 0 --output weights/     # on HOST0
     python examples/multi_host.py --mode data-parallel --coordinator HOST0:1234 \
         --num-processes 2 --process-id 1 --output weights/     # on HOST1
-    python examples/multi_host.py --mode model-parallel        # on a host with 2+ devices
+    KERAS_BACKEND=jax python examples/multi_host.py --mode model-parallel  # 2+ devices
 
-Smoke run (two CPU processes on 127.0.0.1, then model parallel on 2 host devices):
+Smoke run (JAX: two CPU processes on 127.0.0.1, then model parallel on 2 host devices;
+PyTorch: two DDP processes on 127.0.0.1; TensorFlow: MirroredStrategy on 2 logical CPUs):
 
-    python examples/multi_host.py --smoke
+    KERAS_BACKEND=torch python examples/multi_host.py --smoke
 """
 
 import argparse
@@ -43,7 +58,8 @@ import sys
 import tempfile
 import time
 
-os.environ["KERAS_BACKEND"] = "jax"
+os.environ.setdefault("KERAS_BACKEND", "jax")
+BACKEND = os.environ["KERAS_BACKEND"]
 
 
 def parse_args(argv=None):
@@ -118,12 +134,121 @@ def local_shard(x, global_batch, process_id, num_processes):
     return batches[:, process_id * local : (process_id + 1) * local].reshape(-1, *x.shape[1:])
 
 
+def check_rates(optimizer, step):
+    """The rates in the optimizer's state equal the plan at `step`."""
+    import numpy as np
+
+    np.testing.assert_allclose(
+        optimizer.current_learning_rates(), optimizer.learning_rates_at(step), rtol=1e-5
+    )
+
+
+def save_weights(model, args):
+    import numpy as np
+
+    output = args.output or "multi_host_weights"
+    os.makedirs(output, exist_ok=True)
+    weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
+    np.savez(os.path.join(output, f"weights_process{args.process_id}.npz"), **weights)
+
+
+def torch_train(model, optimizer, x, y, batch_size, epochs, ddp=None):
+    """The custom loop: forward (through DDP when given), backward, LeRaC applies the grads.
+
+    Returns the number of steps; checks the rates against the plan before every step.
+    """
+    import keras
+    import torch
+
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    forward = ddp if ddp is not None else model
+    optimizer.build(model.trainable_weights)
+    step = 0
+    for _ in range(epochs):
+        for start in range(0, len(x), batch_size):
+            check_rates(optimizer, step)
+            xb, yb = (
+                torch.from_numpy(x[start : start + batch_size]),
+                torch.from_numpy(y[start : start + batch_size]),
+            )
+            loss = loss_fn(yb, forward(xb, training=True))
+            model.zero_grad(set_to_none=True)
+            loss.backward()  # under DDP: the gradients arrive all-reduced (averaged over processes)
+            grads = [v.value.grad for v in model.trainable_weights]
+            with torch.no_grad():
+                optimizer.apply(grads, model.trainable_weights)
+            step += 1
+    check_rates(optimizer, step)
+    return step
+
+
+def torch_ddp_worker(args):
+    import keras
+    import numpy as np
+    import torch
+    import torch.distributed as dist
+
+    host, port = args.coordinator.rsplit(":", 1)
+    os.environ.update(MASTER_ADDR=host, MASTER_PORT=port)
+    backend = "nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend, rank=args.process_id, world_size=args.num_processes)
+    try:
+        x, y = global_batches(args)
+        local_batch = args.global_batch_size // args.num_processes
+        x_local = local_shard(x, args.global_batch_size, args.process_id, args.num_processes)
+        y_local = local_shard(y, args.global_batch_size, args.process_id, args.num_processes)
+        model, optimizer = compiled_model(keras, args)
+        ddp = torch.nn.parallel.DistributedDataParallel(model)  # on GPUs: device_ids=[local rank]
+        steps = torch_train(model, optimizer, x_local, y_local, local_batch, args.epochs, ddp=ddp)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)(y_local, model(x_local))
+        print(
+            f"process {args.process_id}: {steps} steps, applied rates == plan at every step, "
+            f"final loss {float(np.asarray(keras.ops.convert_to_numpy(loss))):.4f}"
+        )
+        save_weights(model, args)
+    finally:
+        dist.destroy_process_group()
+
+
+def tf_mirrored(args):
+    import tensorflow as tf
+
+    if not tf.config.list_physical_devices("GPU"):
+        cpu = tf.config.list_physical_devices("CPU")[0]  # before TF's runtime starts
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        devices = ["/cpu:0", "/cpu:1"]
+    else:
+        devices = None  # every GPU
+    import keras
+    import numpy as np
+
+    strategy = tf.distribute.MirroredStrategy(devices)
+    x, y = global_batches(args)
+    with strategy.scope():
+        model, optimizer = compiled_model(keras, args)
+    model.fit(x, y, batch_size=args.global_batch_size, epochs=args.epochs, shuffle=False, verbose=0)
+    step = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    check_rates(optimizer, step)
+    print(f"MirroredStrategy: {strategy.num_replicas_in_sync} replicas, {step} steps, rates == plan")
+    single, _ = compiled_model(keras, args)  # the same seed, no strategy
+    single.fit(x, y, batch_size=args.global_batch_size, epochs=args.epochs, shuffle=False, verbose=0)
+    gap = 0.0
+    for a, b in zip(model.get_weights(), single.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5, rtol=0)
+        gap = max(gap, float(np.max(np.abs(a - b))))
+    print(
+        f"data parallel: {strategy.num_replicas_in_sync} replicas == 1 device on the same global batches "
+        f"(largest weight difference {gap:.1e})"
+    )
+
+
 def data_parallel_worker(args):
+    if BACKEND == "torch":
+        return torch_ddp_worker(args)
     import jax
 
     jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives across processes
     import keras
-    import numpy as np
 
     keras.utils.set_random_seed(args.seed)  # before initialize: no seed to agree on across processes
     keras.distribution.initialize(
@@ -143,14 +268,9 @@ def data_parallel_worker(args):
         x_local, y_local, batch_size=local_batch, epochs=args.epochs, shuffle=False, verbose=0
     )
     step = int(keras.ops.convert_to_numpy(optimizer.iterations))
-    np.testing.assert_allclose(
-        optimizer.current_learning_rates(), optimizer.learning_rates_at(step), rtol=1e-5
-    )
+    check_rates(optimizer, step)
     print(f"process {args.process_id}: {step} steps, final loss {history.history['loss'][-1]:.4f}")
-    output = args.output or "multi_host_weights"
-    os.makedirs(output, exist_ok=True)
-    weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
-    np.savez(os.path.join(output, f"weights_process{args.process_id}.npz"), **weights)
+    save_weights(model, args)
 
 
 def free_port():
@@ -165,21 +285,26 @@ def launch_local(args, argv):
     coordinator = f"127.0.0.1:{free_port()}"
     common = [sys.executable, os.path.abspath(__file__), *argv, "--mode", "data-parallel"]
     common += ["--coordinator", coordinator, "--output", output]
-    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="")  # one CPU device per process
+    # One CPU device per process (JAX), one thread each (torch: 2 workers share the CPU).
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS="", CUDA_VISIBLE_DEVICES="", OMP_NUM_THREADS="1")
     workers = [
         subprocess.Popen([*common, "--process-id", str(i)], env=env) for i in range(args.num_processes)
     ]
     try:
-        import jax
+        if BACKEND == "jax":
+            import jax
 
-        jax.config.update("jax_platforms", "cpu")  # the workers' platform: the same arithmetic
+            jax.config.update("jax_platforms", "cpu")  # the workers' platform: the same arithmetic
         import keras
         import numpy as np
 
         # Meanwhile, the reference: one process, one device, the same global batches.
         x, y = global_batches(args)
-        model, _ = compiled_model(keras, args)
-        model.fit(x, y, batch_size=args.global_batch_size, epochs=args.epochs, shuffle=False, verbose=0)
+        model, optimizer = compiled_model(keras, args)
+        if BACKEND == "torch":
+            torch_train(model, optimizer, x, y, args.global_batch_size, args.epochs)
+        else:
+            model.fit(x, y, batch_size=args.global_batch_size, epochs=args.epochs, shuffle=False, verbose=0)
         reference = model.get_weights()
         deadline = time.monotonic() + 600
         # Wait for all; a worker that fails leaves its peers waiting for it: stop them.
@@ -207,6 +332,12 @@ def launch_local(args, argv):
 
 
 def model_parallel(args):
+    if BACKEND != "jax":
+        print(
+            f"model parallel needs JAX's keras.distribution (this is {BACKEND}): "
+            "run KERAS_BACKEND=jax python examples/multi_host.py --mode model-parallel"
+        )
+        return
     os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")  # before JAX starts
     import keras
     import numpy as np
@@ -245,13 +376,22 @@ def model_parallel(args):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if BACKEND not in ("jax", "torch", "tensorflow"):
+        raise SystemExit(f"KERAS_BACKEND={BACKEND!r}: choose jax, torch or tensorflow.")
     if args.mode == "model-parallel":
         model_parallel(args)
+    elif BACKEND == "tensorflow":  # one process, every device of this host
+        tf_mirrored(args)
+        if args.mode == "both":
+            model_parallel(args)  # the note naming the JAX command
     elif args.process_id is not None:
         data_parallel_worker(args)
     elif args.mode == "data-parallel":
         launch_local(args, strip(argv, "--mode"))
-    else:  # both: each part in its own processes (devices are fixed when JAX starts)
+    elif BACKEND == "torch":
+        launch_local(args, strip(argv, "--mode"))
+        model_parallel(args)  # the note naming the JAX command
+    else:  # JAX, both: each part in its own processes (devices are fixed when JAX starts)
         launch_local(args, strip(argv, "--mode"))
         command = [
             sys.executable,

@@ -3,15 +3,17 @@
 The data are scikit-learn's bundled handwritten digits (1,797 real 8x8 images, no
 download): a fixed stratified split of 1,347 training and 450 test images. Both runs
 use the same seed, the same initial weights and the same base rate (SGD 0.05, momentum
-0.9); LeRaC starts the bucket nearest the output at `--min-lr` and raises every bucket
-to the base rate over the first `--curriculum-epochs` epochs. The script prints the
-curriculum plan, both test accuracies, and writes the curriculum plot to `--output`.
+0.9). LeRaC is built the way a new user should start: `LeRaC(optimizer,
+total_steps=N)`, the package's defaults rule (K = 2.5 % of the training steps, the
+bucket nearest the output starting at 1e-4 x the base rate); `--curriculum-steps` and
+`--min-lr` override it. The script prints the curriculum plan, both test accuracies,
+and writes the curriculum plot to `--output`.
 
 Run (any backend; a few epochs take seconds on a CPU):
 
     KERAS_BACKEND=jax python examples/quickstart.py --epochs 20 --output curriculum.png
 
-Smoke run (2 epochs, about 20 s on a CPU):
+Smoke run (2 epochs, about 20 s on a CPU; two epochs are too few to tell the two apart):
 
     KERAS_BACKEND=jax python examples/quickstart.py --smoke
 """
@@ -26,6 +28,7 @@ from sklearn.model_selection import train_test_split
 
 import keras_lerac
 from keras_lerac import LeRaC
+from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
 
 
 def digits():
@@ -57,14 +60,19 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=0.05, help="the base rate of both runs")
-    parser.add_argument("--min-lr", type=float, default=5e-7, help="LeRaC: start rate of the last bucket")
-    parser.add_argument("--curriculum-epochs", type=int, default=3, help="LeRaC: K, in epochs")
+    parser.add_argument(
+        "--min-lr", type=float, default=None, help="LeRaC: start rate of the last bucket (default: the rule)"
+    )
+    parser.add_argument(
+        "--curriculum-steps", type=int, default=None, help="LeRaC: K, in steps (default: the rule)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="curriculum.png", help="where to write the curriculum plot")
-    parser.add_argument("--smoke", action="store_true", help="2 epochs, K = 1 epoch")
+    parser.add_argument("--smoke", action="store_true", help="2 epochs")
     args = parser.parse_args()
     if args.smoke:
-        args.epochs, args.curriculum_epochs = 2, 1
+        args.epochs = 2
+    avoid_onednn_hang()  # torch on CPU: oneDNN's conv backward hangs on some CPUs (its docstring)
 
     (x_train, y_train), (x_test, y_test) = digits()
     steps_per_epoch = int(np.ceil(len(x_train) / args.batch_size))
@@ -77,12 +85,14 @@ def main():
         model = cnn()
         optimizer = keras.optimizers.SGD(args.learning_rate, momentum=0.9)
         if regime == "lerac":
+            overrides = {"min_learning_rate": args.min_lr, "curriculum_steps": args.curriculum_steps}
             optimizer = LeRaC(
                 optimizer,
-                min_learning_rate=args.min_lr,
-                curriculum_steps=args.curriculum_epochs * steps_per_epoch,
+                total_steps=args.epochs * steps_per_epoch,  # the defaults rule picks K and the start rate
                 model=model,
+                **{name: value for name, value in overrides.items() if value is not None},
             )
+            print(f"lerac: K = {optimizer.curriculum_steps} of {args.epochs * steps_per_epoch} steps")
             keras_lerac.plan(model, optimizer)  # one row per depth bucket
         model.compile(
             optimizer=optimizer,

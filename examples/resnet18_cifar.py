@@ -1,13 +1,16 @@
 """The paper's setting: ResNet-18 on CIFAR-10 / CIFAR-100, conventional vs LeRaC (vs CBS).
 
-This runs the recipe in `benchmarks/recipes/cifar10_resnet18.py` (the official LeRaC
+This runs the recipe in `keras_lerac.experiments.recipes` (the official LeRaC
 code's hyperparameters: SGD momentum 0.9, base rate 0.1 divided by 10 at epochs 35, 65
 and 95, batch 64, 200 epochs, no augmentation; LeRaC with the official buckets -- the
 stem, each residual block, the head -- and its stepwise x10-per-epoch schedule over 5
 epochs), once per regime, and prints the test accuracy of each. Every flag other than
 those below goes to the recipe (`--dataset`, `--epochs`, `--data-dir`, `--width`,
-`--weight-decay-mode`, `--seed`, ...; see `python benchmarks/recipes/cifar10_resnet18.py
---help`). Data: TFDS `cifar10` / `cifar100` in `--data-dir`, prepared beforehand.
+`--weight-decay-mode`, `--seed`, ...; see `python -m benchmarks.recipes.cifar10_resnet18
+--help`). Data: TFDS `cifar10` / `cifar100` in `--data-dir`, prepared beforehand: read
+with `tf.data` on TensorFlow, and on JAX and torch with `tfds.data_source` random access
+into a `keras.utils.PyDataset` (no `tf.data` in the training process; the data set must
+be prepared in the ArrayRecord format, `download_and_prepare(file_format="array_record")`).
 
 Full size (a GPU; about 200 epochs per regime):
 
@@ -22,13 +25,11 @@ Smoke run (`tfds.testing.mock_data`, width 4, one block per stage, 2 steps):
 import argparse
 import contextlib
 import os
-import sys
 
 import keras
 import tensorflow_datasets as tfds
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository root
-from benchmarks.recipes import cifar10_resnet18 as recipe  # noqa: E402
+from keras_lerac.experiments import recipes as recipe
 
 SMOKE = ["--epochs", "1", "--limit-steps", "2", "--width", "4", "--blocks-per-stage", "1", "--verbose", "0"]
 

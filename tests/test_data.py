@@ -45,3 +45,64 @@ def test_validation_split_is_carved_from_training_data_only():
     rows = {row.tobytes() for row in x}
     assert all(row.tobytes() in rows for row in x_val)
     assert set(np.unique(y_val)) == set(np.unique(y))
+
+
+# TFDS images: tf.data on TensorFlow, `tfds.data_source` + `keras.utils.PyDataset` elsewhere.
+# `tfds.testing.mock_data` serves both offline (random records; data_source's batched
+# `__getitems__` fails under it, so the PyDataset reads one index at a time).
+
+
+def test_data_source_batches_are_normalised_records_in_a_seeded_order_per_epoch():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    with tfds.testing.mock_data(num_examples=20):
+        source = tfds.data_source("cifar10", split="train")
+        batches = data.tfds_image_source_batches("cifar10", "train", batch_size=8, shuffle=True, seed=3)
+        again = data.tfds_image_source_batches("cifar10", "train", batch_size=8, shuffle=True, seed=3)
+        assert len(batches) == 3  # 20 examples: 8 + 8 + 4
+        epoch_0 = [batches[i] for i in range(len(batches))]
+        assert np.array_equal(epoch_0[0][0], again[0][0])  # the same seed, the same order
+        x, y = np.concatenate([b[0] for b in epoch_0]), np.concatenate([b[1] for b in epoch_0])
+        assert x.shape == (20, 32, 32, 3) and x.dtype == np.float32 and y.dtype == np.int32
+        records = [source[i] for i in range(20)]
+        raw = np.stack([r["image"] for r in records]).astype("float32")
+        expected = (raw / 255.0 - 0.5) / 0.5  # the official code's normalisation, as tf.data's
+        order = [int(np.flatnonzero([np.array_equal(e, row) for e in expected])[0]) for row in x]
+        assert sorted(order) == list(range(20)) and order != list(range(20))  # a permutation
+        assert np.array_equal(y, np.asarray([records[i]["label"] for i in order]))
+        batches.on_epoch_end()
+        assert not np.array_equal(batches[0][0], epoch_0[0][0])  # a new order next epoch
+        with pytest.raises(IndexError, match="out of range"):
+            batches[3]
+
+
+def test_image_batches_use_tf_data_on_tensorflow_only():
+    tf = pytest.importorskip("tensorflow")
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import keras
+
+    with tfds.testing.mock_data(num_examples=20):
+        for backend in ("jax", "torch"):
+            batches, steps = data.tfds_image_batches("cifar10", "test", 8, limit_batches=2, backend=backend)
+            assert isinstance(batches, keras.utils.PyDataset) and steps == len(batches) == 2
+            x, _ = batches[1]
+            assert x.shape == (8, 32, 32, 3) and -1.0 <= x.min() and x.max() <= 1.0
+        ds, steps = data.tfds_image_batches("cifar10", "test", 8, limit_batches=2, backend="tensorflow")
+        assert isinstance(ds, tf.data.Dataset) and steps == 2
+        x, _ = next(iter(ds))
+        assert x.shape == (8, 32, 32, 3) and -1.0 <= float(tf.reduce_min(x)) <= float(tf.reduce_max(x)) <= 1.0
+    with pytest.raises(ValueError, match="Choose one of"):
+        data.tfds_image_batches("cifar10", "test", backend="numpy")
+    with pytest.raises(ValueError, match="batch_size"):
+        data.tfds_image_source_batches("cifar10", "test", batch_size=0)
+
+
+def test_data_source_batches_train_a_model_on_the_current_backend():
+    tfds = pytest.importorskip("tensorflow_datasets")
+    import keras
+
+    with tfds.testing.mock_data(num_examples=16):
+        train, steps = data.tfds_image_batches("cifar10", "train", 8, shuffle=True)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    history = model.fit(train, epochs=2, verbose=0)
+    assert steps == 2 and len(history.history["loss"]) == 2

@@ -86,3 +86,88 @@ def test_tf_mirrored_strategy_on_two_logical_cpus():
         {"KERAS_BACKEND": "tensorflow"},
     )
     assert "REPLICAS 2 OK" in out
+
+
+DDP_WORKER = """
+import torch
+import torch.distributed as dist
+
+def train(rank, world, port, out):
+    x, y = data()
+    if rank >= 0:  # this process's half of every global batch of 16
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+        x = x.reshape(-1, 16, 6)[:, rank * 8 : (rank + 1) * 8].reshape(-1, 6)
+        y = y.reshape(-1, 16)[:, rank * 8 : (rank + 1) * 8].reshape(-1)
+    model, opt = model_and_opt()
+    forward = torch.nn.parallel.DistributedDataParallel(model) if rank >= 0 else model
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    opt.build(model.trainable_weights)
+    batch, step = len(x) // 4, 0
+    for epoch in range(2):
+        for i in range(4):
+            assert np.allclose(opt.current_learning_rates(), opt.learning_rates_at(step), rtol=1e-5), step
+            rows = slice(i * batch, (i + 1) * batch)
+            xb, yb = torch.from_numpy(x[rows]), torch.from_numpy(y[rows])
+            loss = loss_fn(yb, forward(xb, training=True))
+            model.zero_grad(set_to_none=True)
+            loss.backward()
+            with torch.no_grad():
+                opt.apply([v.value.grad for v in model.trainable_weights], model.trainable_weights)
+            step += 1
+    assert int(keras.ops.convert_to_numpy(opt.iterations)) == step == 8
+    assert np.allclose(opt.current_learning_rates(), opt.learning_rates_at(8), rtol=1e-5)
+    np.savez(out, *model.get_weights())
+    if rank >= 0:
+        dist.destroy_process_group()
+
+if __name__ == "__main__":
+    import sys
+    torch.set_num_threads(1)
+    train(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
+"""
+
+
+@only_backends("torch")
+def test_torch_ddp_two_processes_equal_one_on_the_same_global_batches(tmp_path):
+    import socket
+
+    import numpy as np
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = str(s.getsockname()[1])
+    script = tmp_path / "worker.py"
+    script.write_text(textwrap.dedent(COMMON) + DDP_WORKER)
+    env = dict(os.environ, KERAS_BACKEND="torch", CUDA_VISIBLE_DEVICES="")
+    runs = {rank: tmp_path / f"rank{rank}.npz" for rank in (0, 1)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), str(rank), "2", port, str(out)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank, out in runs.items()
+    ]
+    try:
+        namespace = {"__name__": "reference"}  # meanwhile, here: one process, no DDP
+        exec(compile(script.read_text(), str(script), "exec"), namespace)
+        namespace["train"](-1, 1, port, str(tmp_path / "one.npz"))
+        outputs = [p.communicate(timeout=240) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, out[-2000:] + err[-3000:]
+    weights = {rank: np.load(out) for rank, out in runs.items()}
+    one = np.load(tmp_path / "one.npz")
+    reference = [one[k] for k in sorted(one.files)]
+    gap = 0.0
+    for rank in (0, 1):
+        got = [weights[rank][k] for k in sorted(weights[rank].files)]
+        for a, b in zip(got, reference):
+            np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+            gap = max(gap, float(np.abs(a - b).max()))
+    print(f"DDP: 2 processes == 1 process, largest weight difference {gap:.1e}")

@@ -19,7 +19,7 @@ TRAIN_WIDTH_4 = """
 import numpy as np, keras
 from keras_lerac import LeRaC
 from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
-from benchmarks.recipes.cifar10_resnet18 import resnet18
+from keras_lerac.experiments.recipes import resnet18
 assert avoid_onednn_hang()
 model = resnet18(10, width=4, blocks_per_stage=1)
 model.compile(optimizer=LeRaC(keras.optimizers.SGD(0.1), total_steps=4, model=model),

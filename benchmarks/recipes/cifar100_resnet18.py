@@ -1,16 +1,10 @@
-#!/usr/bin/env python
 """ResNet-18 on CIFAR-100 with the official LeRaC settings (lowest start rate 1e-7,
-head start factor 1e-5). Same options as `cifar10_resnet18.py`, whose code it runs::
+head start factor 1e-5). Same options as `cifar10_resnet18`, whose code it runs::
 
-    KERAS_BACKEND=jax python benchmarks/recipes/cifar100_resnet18.py --regime lerac
+    KERAS_BACKEND=jax python -m benchmarks.recipes.cifar100_resnet18 --regime lerac
 """
 
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from cifar10_resnet18 import main  # noqa: E402
+from keras_lerac.experiments.recipes import main
 
 if __name__ == "__main__":
     main(default_dataset="cifar100")

@@ -10,6 +10,15 @@ load through `load_tabular` with the same kind of fixed split, standardised with
 training split's statistics; `make_spirals` makes the two-spirals task, where a
 network with one hidden layer does much worse than deeper ones. `load_dataset` names
 them all, and `validation_split` carves a validation set out of a training split.
+
+TensorFlow Datasets images reach a model one of two ways, picked by `tfds_image_batches`:
+`tf.data` on the TensorFlow backend (`tfds_image_pipeline`), and on JAX and PyTorch
+TFDS's random-access `tfds.data_source(...)` read into NumPy batches by a
+`keras.utils.PyDataset` (`TFDSImageBatches`), so that no `tf.data` runtime (its
+thread pools) runs in the training process beside the backend's own. `data_source`
+needs the data set prepared in the ArrayRecord format
+(`tfds.builder(name).download_and_prepare(file_format="array_record")`, once, with a
+network); `tfds.testing.mock_data` serves it offline for tests.
 """
 
 from __future__ import annotations
@@ -17,6 +26,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+# The official LeRaC code's image normalisation: [0, 1], then mean 0.5 / std 0.5 per channel.
+IMAGE_MEAN = 0.5
+IMAGE_STD = 0.5
 
 DIGITS_TEST_SIZE = 0.25
 DIGITS_SPLIT_SEED = 0
@@ -212,9 +225,190 @@ def tfds_image_pipeline(
         image = tf.cast(image, tf.float32) / 255.0
         if image_size is not None:
             image = tf.image.resize(image, image_size)
-        return (image - 0.5) / 0.5, tf.cast(label, tf.int32)
+        return (image - IMAGE_MEAN) / IMAGE_STD, tf.cast(label, tf.int32)
 
     if shuffle:
         ds = ds.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
     ds = ds.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _normalise(images: np.ndarray) -> np.ndarray:
+    return ((images.astype("float32") / 255.0 - IMAGE_MEAN) / IMAGE_STD).astype("float32")
+
+
+def _pydataset_class():
+    """`TFDSImageBatches`, defined on first use so that importing this module loads no Keras."""
+    global _TFDSImageBatches
+    if _TFDSImageBatches is not None:
+        return _TFDSImageBatches
+    import keras
+
+    class TFDSImageBatches(keras.utils.PyDataset):
+        """`(image, label)` NumPy batches read by index from a TFDS data source.
+
+        Each epoch visits the examples in a new order (seeded: `seed + epoch`) when
+        `shuffle` is set; the last batch may be smaller. Images are normalised as in
+        `tfds_image_pipeline`.
+
+        Args:
+            source: A random-access source of `{"image": uint8 array, "label": int}`
+                records, e.g. `tfds.data_source("cifar10", split="train")`.
+            batch_size: Batch size.
+            shuffle: Shuffle the order of the examples every epoch.
+            seed: Seed of the shuffles.
+            limit_batches: Serve only the first `limit_batches` batches of each epoch.
+            **kwargs: `keras.utils.PyDataset` arguments (`workers`, `use_multiprocessing`,
+                `max_queue_size`).
+        """
+
+        def __init__(
+            self,
+            source: Any,
+            batch_size: int = 64,
+            shuffle: bool = False,
+            seed: int = 0,
+            limit_batches: int | None = None,
+            **kwargs: Any,
+        ):
+            super().__init__(**kwargs)
+            if batch_size < 1:
+                raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+            self.source = source
+            self.batch_size = batch_size
+            self.shuffle = shuffle
+            self.seed = seed
+            self.limit_batches = limit_batches
+            self._epoch = 0
+            self._order = self._make_order()
+
+        def _make_order(self) -> np.ndarray:
+            n = len(self.source)
+            if not self.shuffle:
+                return np.arange(n)
+            return np.random.default_rng(self.seed + self._epoch).permutation(n)
+
+        def __len__(self) -> int:
+            batches = -(-len(self.source) // self.batch_size)
+            return min(batches, self.limit_batches) if self.limit_batches else batches
+
+        def __getitem__(self, index: int):
+            if not 0 <= index < len(self):
+                raise IndexError(f"batch {index} out of range: {len(self)} batches")
+            keys = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+            records = [self.source[int(k)] for k in keys]
+            images = np.stack([np.asarray(r["image"]) for r in records])
+            labels = np.asarray([r["label"] for r in records], dtype="int32")
+            return _normalise(images), labels
+
+        def on_epoch_end(self) -> None:
+            self._epoch += 1
+            self._order = self._make_order()
+
+    TFDSImageBatches.__qualname__ = "TFDSImageBatches"
+    _TFDSImageBatches = TFDSImageBatches
+    return TFDSImageBatches
+
+
+_TFDSImageBatches = None
+
+
+def tfds_image_source_batches(
+    name: str,
+    split: str,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+    data_dir: str | None = None,
+    limit_batches: int | None = None,
+) -> Any:
+    """TFDS images as a `keras.utils.PyDataset` of NumPy batches, no `tf.data`.
+
+    Reads `tfds.data_source(name, split=split)` by index (ArrayRecord files; see the
+    module docstring). For the JAX and PyTorch backends.
+
+    Args:
+        name: TFDS name, e.g. `"cifar10"`.
+        split: TFDS split, e.g. `"train"`.
+        batch_size: Batch size.
+        shuffle: A new seeded order every epoch (training).
+        seed: Shuffle seed.
+        data_dir: TFDS data directory (where the prepared data lives).
+        limit_batches: Serve only this many batches per epoch (smoke runs).
+
+    Returns:
+        A `TFDSImageBatches` (a `keras.utils.PyDataset`) of `(float32 images, int32 labels)`.
+
+    Example:
+
+    >>> import tensorflow_datasets as tfds
+    >>> with tfds.testing.mock_data(num_examples=16):
+    ...     batches = tfds_image_source_batches("cifar10", "train", batch_size=8)
+    >>> len(batches), batches[0][0].shape
+    (2, (8, 32, 32, 3))
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    import tensorflow_datasets as tfds
+
+    source = tfds.data_source(name, split=split, data_dir=data_dir)
+    return _pydataset_class()(
+        source, batch_size=batch_size, shuffle=shuffle, seed=seed, limit_batches=limit_batches
+    )
+
+
+def tfds_image_batches(
+    name: str,
+    split: str,
+    batch_size: int = 64,
+    shuffle: bool = False,
+    seed: int = 0,
+    data_dir: str | None = None,
+    limit_batches: int | None = None,
+    backend: str | None = None,
+) -> tuple[Any, int]:
+    """TFDS image batches for `model.fit`, read the way that suits the Keras backend.
+
+    TensorFlow: a `tf.data` pipeline (`tfds_image_pipeline`). JAX and PyTorch: a
+    `keras.utils.PyDataset` over `tfds.data_source` (`tfds_image_source_batches`), so no
+    `tf.data` runs in the training process. Both give the same normalised images.
+
+    Args:
+        name: TFDS name, e.g. `"cifar10"`, `"cifar100"`.
+        split: TFDS split.
+        batch_size: Batch size.
+        shuffle: Shuffle (training).
+        seed: Shuffle seed.
+        data_dir: TFDS data directory.
+        limit_batches: At most this many batches per epoch (smoke runs).
+        backend: `"tensorflow"`, `"jax"` or `"torch"`; default: Keras' backend.
+
+    Returns:
+        `(batches, batches_per_epoch)`.
+    """
+    if backend is None:
+        import keras
+
+        backend = keras.backend.backend()
+    if backend not in ("tensorflow", "jax", "torch"):
+        raise ValueError(f"Unknown backend {backend!r}. Choose one of: tensorflow, jax, torch.")
+    if backend != "tensorflow":
+        batches = tfds_image_source_batches(
+            name,
+            split,
+            batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            data_dir=data_dir,
+            limit_batches=limit_batches,
+        )
+        return batches, len(batches)
+    ds = tfds_image_pipeline(
+        name, split, batch_size=batch_size, shuffle=shuffle, seed=seed, data_dir=data_dir
+    )
+    if limit_batches:
+        ds = ds.take(limit_batches)
+    steps = int(ds.cardinality())
+    if steps <= 0:  # unknown cardinality: count once
+        steps = sum(1 for _ in ds)
+    return ds, steps
