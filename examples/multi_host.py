@@ -51,6 +51,7 @@ PyTorch: two DDP processes on 127.0.0.1; TensorFlow: MirroredStrategy on 2 logic
 """
 
 import argparse
+import datetime
 import os
 import socket
 import subprocess
@@ -191,7 +192,11 @@ def torch_ddp_worker(args):
     host, port = args.coordinator.rsplit(":", 1)
     os.environ.update(MASTER_ADDR=host, MASTER_PORT=port)
     backend = "nccl" if torch.cuda.is_available() else "gloo"
-    dist.init_process_group(backend, rank=args.process_id, world_size=args.num_processes)
+    if host in ("127.0.0.1", "localhost"):  # gloo's pairs on loopback too, not the host name's address
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+    # A peer that never comes fails within a minute instead of torch's 30-minute default.
+    timeout = datetime.timedelta(seconds=60)
+    dist.init_process_group(backend, rank=args.process_id, world_size=args.num_processes, timeout=timeout)
     try:
         x, y = global_batches(args)
         local_batch = args.global_batch_size // args.num_processes

@@ -89,13 +89,21 @@ def test_tf_mirrored_strategy_on_two_logical_cpus():
 
 
 DDP_WORKER = """
+import datetime
+import os
 import torch
 import torch.distributed as dist
 
 def train(rank, world, port, out):
     x, y = data()
     if rank >= 0:  # this process's half of every global batch of 16
-        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+        # Loopback for gloo's pairs too, and a peer that never comes fails in a minute
+        # (torch's default waits 30): a rendezvous problem fails the test, never hangs it.
+        os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+        dist.init_process_group(
+            "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world,
+            timeout=datetime.timedelta(seconds=60),
+        )
         x = x.reshape(-1, 16, 6)[:, rank * 8 : (rank + 1) * 8].reshape(-1, 6)
         y = y.reshape(-1, 16)[:, rank * 8 : (rank + 1) * 8].reshape(-1)
     model, opt = model_and_opt()
