@@ -74,7 +74,7 @@ def test_compare_end_to_end(tmp_path):
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    expected = ["conventional", "lerac", "cbs"]
+    expected = ["conventional", "warmup", "lerac", "cbs"]
     results = json.loads((out / "results.json").read_text())
     assert sorted(results["regimes"]) == sorted(expected)
     for name in expected:

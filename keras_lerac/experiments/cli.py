@@ -145,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="REGIME",
-        help="Regimes to run, among conventional, warmup, lerac, anti, cbs (default: conventional lerac cbs; "
-        "cbs needs a conv model).",
+        help="Regimes to run, among conventional, warmup, lerac, anti, cbs "
+        "(default: conventional warmup lerac cbs; cbs needs a conv model).",
     )
     compare.add_argument("--cbs-sigma", type=_float, default=1.0, help="CBS initial sigma (default 1.0).")
     compare.add_argument(

@@ -20,9 +20,10 @@ import numpy as np
 from keras_lerac.experiments import data as datasets
 from keras_lerac.experiments import models, paired
 
-# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py;
-# `paired.REGIMES` adds the controls (warmup, anti).
-REGIMES = ("conventional", "lerac", "cbs")
+# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py: LeRaC against
+# conventional training and against a warm-up of the same length (its control);
+# `paired.REGIMES` adds the anti-curriculum.
+REGIMES = ("conventional", "warmup", "lerac", "cbs")
 ALL_REGIMES = paired.REGIMES
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LEARNING_RATE = {"sgd": 0.05, "adam": 1e-3}
