@@ -87,14 +87,7 @@ def conv_base_classes() -> tuple[type, ...]:
 
 # ----------------------------------------------------------------------------- check
 def check() -> list[str]:
-    """Checks every assumption of this module against the installed Keras.
-
-    Returns:
-        The names of the accessors checked.
-
-    Raises:
-        KerasInternalsError: naming the first assumption that does not hold.
-    """
+    """This module's part of `keras_lerac._keras.check_assumptions()`."""
     checked = []
     inputs = keras.Input((2,))
     model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Dense(2)(inputs)))

@@ -222,14 +222,7 @@ def slots(optimizer: keras.optimizers.Optimizer, name: str, variable: keras.Vari
 
 # ----------------------------------------------------------------------------- check
 def check() -> list[str]:
-    """Checks every assumption of this module against the installed Keras.
-
-    Returns:
-        The names of the accessors checked.
-
-    Raises:
-        KerasInternalsError: naming the first assumption that does not hold.
-    """
+    """This module's part of `keras_lerac._keras.check_assumptions()`."""
     checked = []
     sgd = keras.optimizers.SGD(0.1)
     if public_optimizer_class(type(sgd)) is not keras.optimizers.SGD:

@@ -87,14 +87,7 @@ def track_all_state(optimizer: keras.optimizers.Optimizer, foreign: list) -> lis
 
 # ----------------------------------------------------------------------------- check
 def check() -> list[str]:
-    """Checks every assumption of this module against the installed Keras.
-
-    Returns:
-        The names of the accessors checked.
-
-    Raises:
-        KerasInternalsError: naming the first assumption that does not hold.
-    """
+    """This module's part of `keras_lerac._keras.check_assumptions()`."""
     checked = []
     holder = keras.optimizers.SGD(0.1)
 
