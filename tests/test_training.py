@@ -7,7 +7,7 @@ import tensorboard_events
 from conftest import BACKEND
 from helpers import classification_data, mlp, residual_cnn
 
-from keras_lerac import CurriculumLogger, LeRaC
+from keras_lerac import CurriculumLogger, LeRaC, find_lerac
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -21,8 +21,7 @@ def compiled(model, jit_compile="auto", **kwargs):
 
 
 def lerac_of(model):
-    opt = model.optimizer
-    return getattr(opt, "inner_optimizer", opt)
+    return find_lerac(model.optimizer)
 
 
 @pytest.mark.parametrize("jit_compile", ["auto", True])
