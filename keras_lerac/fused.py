@@ -134,15 +134,16 @@ def adam_alphas(first: keras.optimizers.Optimizer, rates, dtype: str = "float32"
     differently. Compilers regroup vector arithmetic: XLA (JAX, TF with `jit_compile`)
     turns a vector divided by a scalar into a product with the scalar's reciprocal (two
     roundings), and TensorFlow's graph optimizer reorders a chain of products of scalars
-    and vectors (`base * multipliers * sqrt(...)`) to broadcast less. So on TensorFlow
-    each bucket's alpha is computed from its own scalar rate, as Keras does it, and the
-    alphas stacked into one vector. Eager torch computes the vector element by element.
+    and vectors (`base * multipliers * sqrt(...)`) to broadcast less. So on those
+    backends each bucket's alpha is computed from its own scalar rate, as Keras does it,
+    and the alphas stacked into one vector. Eager torch computes the vector element by
+    element. The TF/JAX single pass and the torch `_foreach` pass both use this.
 
-    JAX keeps the one vector op: a scalar `alpha` per bucket costs one more small kernel
-    per bucket in every step under XLA (1273 fusions against 1176 on the 96-layer MLP,
-    `python -m benchmarks.profile_compile --optimizer adam`), and the reciprocal XLA
-    substitutes moves an Adam-family step by at most one float32 rounding of alpha
-    (tests/test_conformance.py lists those cells with their bound).
+    The price under XLA: each bucket's scalar alpha is a small kernel of its own in every
+    step (1273 fusions against 1176 for one vector op, plain Adam 1174, on the 96-layer
+    MLP: `python -m benchmarks.profile_compile --optimizer adam`). The one vector op would
+    move an Adam step by one float32 rounding of alpha (XLA's reciprocal, 6e-8 on the
+    conformance model): exactness was chosen; its step-time cost is not measured yet.
     """
     lr = ops.cast(rates, dtype)
     local_step = ops.cast(first.iterations + 1, dtype)
@@ -150,7 +151,7 @@ def adam_alphas(first: keras.optimizers.Optimizer, rates, dtype: str = "float32"
     beta_2_power = ops.power(ops.cast(first.beta_2, dtype), local_step)
     scale = ops.sqrt(1 - beta_2_power)
     denominator = 1 - beta_1_power
-    if keras.backend.backend() in ("torch", "jax") or len(lr.shape) == 0:
+    if keras.backend.backend() == "torch" or len(lr.shape) == 0:
         return lr * scale / denominator
     return ops.stack([rate * scale / denominator for rate in ops.unstack(lr, num=lr.shape[0])])
 

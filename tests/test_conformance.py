@@ -113,15 +113,7 @@ def plain_weights(case, **options):
 # it holds), for this backend. Empty: every cell is exact.
 NOT_BIT_EXACT: dict[str, dict[tuple[str, str], tuple[str, float]]] = {
     "tensorflow": {},
-    # JAX keeps Adam's step sizes as one vector op (one kernel a step, not one per bucket:
-    # keras_lerac/fused.py `adam_alphas`); XLA divides that vector by the bias correction
-    # through its reciprocal, one more float32 rounding of alpha than Keras' scalar
-    # division: after K, and resumed from a file, the weights move by at most a few ulp.
-    "jax": {
-        (cell, case): ("XLA's reciprocal in the vector of Adam step sizes", 2.5e-7)
-        for cell in ("resume-off", "after-K")
-        for case in ("Adam", "AdamW")
-    },
+    "jax": {},
     "torch": {},
 }
 
