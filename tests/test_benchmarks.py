@@ -314,7 +314,7 @@ def test_gpu_tiny_runs_with_allow_cpu():
 def test_accuracy_tiny(tmp_path):
     report = accuracy.run(["wine-mlp"], seeds=1, epoch_scale=0.0, log=lambda s: None)
     regimes = [r["regime"] for r in report["results"]]
-    assert regimes == ["conventional", "lerac"]  # no CBS for an MLP
+    assert regimes == ["conventional", "warmup", "lerac"]  # no CBS for an MLP
     for row in report["results"]:
         assert row["epochs"] == 1 and len(row["accuracies"]) == 1
         assert 0.0 <= row["mean"] <= 1.0

@@ -323,7 +323,7 @@ def test_compare_a_keras_file_on_npz_data(tmp_path, capsys):
     # Default regimes: CBS cannot run on this MLP, so it is skipped with a note.
     assert "note: skipping regime 'cbs'" in stdout and "lerac - conventional" in stdout
     results = json.loads((out / "results.json").read_text())
-    assert list(results["regimes"]) == ["conventional", "lerac"]
+    assert list(results["regimes"]) == ["conventional", "warmup", "lerac"]
     settings = results["settings"]
     assert settings["model"] == model and settings["data"] == data and settings["train_examples"] == 40
     assert settings["total_steps"] == 3 and settings["skipped_regimes"]["cbs"]
