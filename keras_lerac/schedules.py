@@ -74,12 +74,15 @@ class Schedule:
         defaults: `defaults(params, ratios, curriculum_steps) -> params`: fills in the
             parameters whose default depends on the curriculum (stepwise's
             `update_every`); `None` if there are none.
+        note: A line the plan prints about the schedule (the controls say they are
+            not LeRaC); empty for none.
     """
 
     name: str
     fn: Callable[..., Any]
     layout: Callable[[list[float]], Sequence[float]] | None = None
     defaults: Callable[[dict, Sequence[float], int], dict] | None = None
+    note: str = ""
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -136,6 +139,7 @@ def register_schedule(
     *,
     layout: Callable[[list[float]], Sequence[float]] | None = None,
     defaults: Callable[[dict, Sequence[float], int], dict] | None = None,
+    note: str = "",
     overwrite: bool = False,
 ) -> Any:
     """Registers a curriculum schedule under `name` (also usable as a decorator).
@@ -150,6 +154,7 @@ def register_schedule(
             LeRaC's ratios (bucket 0 nearest the input first).
         defaults: Optional `defaults(params, ratios, curriculum_steps) -> params`
             filling in curriculum-dependent defaults.
+        note: Optional line the plan prints about the schedule.
         overwrite: Replace a schedule already registered under `name`.
 
     Returns:
@@ -167,7 +172,9 @@ def register_schedule(
     if not isinstance(name, str) or not name:
         raise TypeError(f"A schedule's name must be a non-empty string. Received: {name!r}")
     if fn is None:
-        return lambda f: register_schedule(name, f, layout=layout, defaults=defaults, overwrite=overwrite)
+        return lambda f: register_schedule(
+            name, f, layout=layout, defaults=defaults, note=note, overwrite=overwrite
+        )
     if not callable(fn):
         raise TypeError(f"Schedule {name!r}: `fn` must be callable. Received: {fn!r}")
     if "xp" not in inspect.signature(fn).parameters:
@@ -179,7 +186,7 @@ def register_schedule(
         raise ValueError(
             f"A schedule named {name!r} is registered already: pass `overwrite=True` to replace it."
         )
-    _REGISTRY[name] = Schedule(name, fn, layout, defaults)
+    _REGISTRY[name] = Schedule(name, fn, layout, defaults, note)
     return fn
 
 
@@ -262,5 +269,15 @@ def reversed_depth(ratios: list[float]) -> list[float]:
     return list(reversed(ratios))
 
 
-register_schedule("warmup", exponential, layout=lowest_everywhere)
-register_schedule("anti", exponential, layout=reversed_depth)
+register_schedule(
+    "warmup",
+    exponential,
+    layout=lowest_everywhere,
+    note="a control, not LeRaC: every bucket starts at the lowest rate, an ordinary warm-up",
+)
+register_schedule(
+    "anti",
+    exponential,
+    layout=reversed_depth,
+    note="a control, not LeRaC: start rates in reverse, lowest at the input",
+)

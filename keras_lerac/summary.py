@@ -11,6 +11,7 @@ from keras import ops
 
 from keras_lerac.depth import check_built
 from keras_lerac.optimizer import LeRaC, find_lerac
+from keras_lerac.schedules import get_schedule
 
 __all__ = ["plan", "plan_rows"]
 
@@ -126,13 +127,6 @@ def _describe_base(opt: LeRaC) -> str:
     return f"{float(base):.4g}"
 
 
-# The comparison's controls, said plainly on the plan: they are not LeRaC.
-_CONTROLS = {
-    "warmup": "a control, not LeRaC: every bucket starts at the lowest rate, an ordinary warm-up",
-    "anti": "a control, not LeRaC: start rates in reverse, lowest at the input",
-}
-
-
 def plan(
     model: keras.Model | None, optimizer: Any = None, print_fn: Callable[[str], Any] | None = None
 ) -> str:
@@ -175,8 +169,9 @@ def plan(
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
     notes = []
-    if opt.schedule in _CONTROLS:
-        notes.append(f"({opt.schedule}: {_CONTROLS[opt.schedule]})")
+    note = get_schedule(opt.schedule).note  # the controls say they are not LeRaC
+    if note:
+        notes.append(f"({opt.schedule}: {note})")
     if opt.suggested_settings:
         chosen = " and ".join(_SUGGESTED[s] for s in opt.suggested_settings)
         notes.append(f"({chosen} suggested for {opt.total_steps} steps)")

@@ -73,7 +73,7 @@ def test_controls_show_their_name_and_round_trip(name):
         o.build(model.trainable_variables)
     assert restored.learning_rates_at(3) == pytest.approx(opt.learning_rates_at(3))
     lines = keras_lerac.plan(model, opt, print_fn=lambda text: None)
-    assert f"schedule={name}" in lines
+    assert f"schedule={name}" in lines and "a control, not LeRaC" in lines
 
 
 def test_warmup_and_anti_are_lerac_reordered():
