@@ -125,7 +125,9 @@ def suggested_curriculum(total_steps: int) -> tuple[int, float]:
 
     At these settings LeRaC was level with conventional training on every healthy
     configuration (mean difference +0.01 points); its gains came where conventional
-    training was unstable (a plain 20-layer MLP, a base rate at the edge of stability).
+    training was unstable (a plain 20-layer MLP, a base rate at the edge of stability),
+    and there a warm-up of the same K (`schedule="warmup"`) could not be told apart from
+    it (the controls study, benchmarks/results/controls/).
     The paper's settings for long GPU runs (K = 2 to 7 epochs of 100 to 200, 1 to
     3.5 % of training) bracket the same fraction.
 
