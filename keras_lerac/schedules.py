@@ -99,7 +99,10 @@ class Schedule:
         unknown = sorted(set(params) - set(self.param_names))
         if unknown:
             takes = ", ".join(f"`{p}`" for p in self.param_names) or "no parameters"
-            raise ValueError(f"The {self.name!r} schedule takes {takes}; it has no {unknown}.")
+            raise ValueError(
+                f"The {self.name!r} schedule takes {takes}; it has no {unknown}. Drop them, or "
+                "choose a schedule that takes them (`factor` and `update_every` are stepwise's)."
+            )
         return params
 
     def start(self, ratios: Sequence[float]) -> list[float]:
