@@ -520,3 +520,18 @@ class BucketSource:
             "buckets": [list(b) for b in specs] if patterns_only and assignment is None else None,
             "unresolved_buckets": unresolved,
         }
+
+    @staticmethod
+    def from_config(config: dict) -> dict:
+        """`config` without `unresolved_buckets`, warning that those buckets are lost."""
+        config = dict(config)
+        unresolved = config.pop("unresolved_buckets", None)
+        if unresolved is not None:
+            warnings.warn(
+                f"This LeRaC optimizer was saved before it was built, with its buckets given by "
+                f"`{unresolved}=`, which a config cannot hold: its buckets now follow the order of "
+                "the model's variables, one per top-level layer. Pass the same `buckets` / `model` "
+                "to a new LeRaC to get the original buckets, or save after building.",
+                stacklevel=3,
+            )
+        return config

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import operator
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -11,13 +10,12 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac import _keras, depth, fused, wrapped
+from keras_lerac import _keras, depth, routing, wrapped
 from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
     base_rate_at,
 )
-from keras_lerac.schedules import get_schedule
 from keras_lerac.settings import Settings
 
 
@@ -94,14 +92,11 @@ class LeRaC(keras.optimizers.Optimizer):
         update_every: Stepwise update interval in iterations. Default: the interval
             that brings the lowest bucket to the base rate right at `curriculum_steps`.
             Only for `schedule="stepwise"`.
-        bucket_assignment: Bucket index of each trainable variable, by position in
-            the list passed to `build`. Written to the config once built, so that
-            `load_model` rebuilds the same buckets with no model at hand.
-        suggested: Written to the config: the settings the defaults rule chose from
-            `total_steps` (so a loaded optimizer still reports them as chosen).
-        weight_decay_exclusions: Written to the config: `{"pattern": ..., "positions":
-            ...}`, what `exclude_from_weight_decay` excluded, so that a loaded model
-            keeps it.
+        bucket_assignment, suggested, weight_decay_exclusions: Written to the config
+            once built, so that `load_model` rebuilds the same optimizer with no model
+            at hand: the bucket of each variable (by position in the list passed to
+            `build`), the settings the defaults rule chose, and what
+            `exclude_from_weight_decay` excluded.
         name: The optimizer's name.
         **kwargs: Wrapper-level options of any Keras optimizer: `clipnorm`,
             `clipvalue`, `global_clipnorm` (across all buckets), `use_ema`,
@@ -169,16 +164,12 @@ class LeRaC(keras.optimizers.Optimizer):
         inner_config = optimizer.get_config()
         inner_config.pop("name", None)
         self._inner_config = inner_config
-        ids, pattern = _keras.weight_decay_exclusions(optimizer)
-        saved = weight_decay_exclusions or {}
-        self._decay_excluded_ids = ids
-        self._decay_excluded_pattern = pattern or saved.get("pattern")
-        self._decay_excluded_positions = saved.get("positions")
+        self._decay_exclusions = wrapped.DecayExclusions(optimizer, weight_decay_exclusions)
 
         # Every curriculum argument checked now: a bad value fails at construction.
         self.settings = Settings.resolve(
             self._reference,
-            self._reference_label(reference_learning_rate),
+            wrapped.reference_label(base, self._reference, reference_learning_rate),
             min_learning_rate=min_learning_rate,
             curriculum_steps=curriculum_steps,
             total_steps=total_steps,
@@ -198,11 +189,9 @@ class LeRaC(keras.optimizers.Optimizer):
         self._source = depth.BucketSource(buckets, model, bucket_assignment, self.num_buckets)
         self._buckets: depth.Buckets | None = None
         self._optimizers: list = []
+        self._router: routing.Router | None = None
         self._curriculum: Curriculum | None = None
         self._ratio_cache = None
-        self._fused_update = None
-        self._single_pass = False
-        self._adam_alphas = False
 
     # The settings in force, read-only (`opt.settings` holds them all).
     curriculum_steps = _setting(
@@ -232,15 +221,8 @@ class LeRaC(keras.optimizers.Optimizer):
         """The stepwise update interval given (None: the default that ends the climb at K)."""
         return self.schedule_params.get("update_every")
 
-    def _reference_label(self, explicit: Any) -> str:
-        if explicit is not None:
-            return f"reference_learning_rate {self._reference:g}"
-        if isinstance(self._base, LearningRateSchedule):
-            return f"the peak {self._reference:g} of the base {type(self._base).__name__}"
-        return f"the base rate {self._reference:g}"
-
     # ------------------------------------------------------------------ building
-    def _make_bucket_optimizer(self, j: int, variables: list, excluded: list) -> keras.optimizers.Optimizer:
+    def _make_bucket_optimizer(self, j: int, variables: list) -> keras.optimizers.Optimizer:
         config = dict(self._inner_config)
         config["name"] = f"{self.name}_bucket_{j}"
         # The bucket's own rate is the applied one (scale included): its weight decay uses it.
@@ -249,9 +231,7 @@ class LeRaC(keras.optimizers.Optimizer):
             # Tracking on: the inner optimizer records every variable it creates, as it
             # does outside a wrapper (a wrapper's `build` runs with tracking off).
             inner = self._inner_class.from_config(config)
-            if excluded or self._decay_excluded_pattern is not None:
-                names = None if self._decay_excluded_pattern is None else [self._decay_excluded_pattern]
-                inner.exclude_from_weight_decay(var_list=excluded, var_names=names)
+            self._decay_exclusions.apply_to(inner, variables)
             inner.build(variables)
             # One step counter for the whole curriculum: every bucket reads the wrapper's
             # `iterations` (gradient accumulation included), so a skipped bucket stays in
@@ -278,25 +258,11 @@ class LeRaC(keras.optimizers.Optimizer):
                 stacklevel=2,
             )
         self._buckets = buckets
-        self._build_variables = var_list
-        self._positions = buckets.positions
-        self._bucket_of = {_keras.variable_key(self, v): b for v, b in zip(var_list, buckets.assignment)}
-        excluded_ids = set(self._decay_excluded_ids) | _keras.weight_decay_exclusions(self)[0]
-        if self._decay_excluded_positions is not None:
-            excluded_ids |= {id(var_list[i]) for i in self._decay_excluded_positions}
-        self._decay_excluded_positions = [i for i, v in enumerate(var_list) if id(v) in excluded_ids]
-        self._optimizers = [
-            self._make_bucket_optimizer(j, list(variables), [v for v in variables if id(v) in excluded_ids])
-            for j, variables in enumerate(buckets.variables)
-        ]
-        # torch eager: one batched update over all buckets where Keras' math allows it.
-        self._fused_update = fused.fused_update(self._optimizers)
-        # One pass through Keras' update loop, where each bucket's update is update_step
-        # alone (not Nadam's, which advances its own state first).
-        self._single_pass = keras.backend.backend() != "torch" and all(
-            map(_keras.updates_one_by_one, self._optimizers)
+        self._decay_exclusions.bind(var_list, self)
+        self._optimizers = [self._make_bucket_optimizer(j, list(v)) for j, v in enumerate(buckets.variables)]
+        self._router = routing.Router(
+            buckets, var_list, self._optimizers, key=lambda v: _keras.variable_key(self, v)
         )
-        self._adam_alphas = self._single_pass and fused.adam_family(self._optimizers, var_list)
         super().build(var_list)
 
     def _require_built(self, what: str, error: type = ValueError) -> None:
@@ -437,70 +403,24 @@ class LeRaC(keras.optimizers.Optimizer):
         ratios, factors = self._ratio_tensors()
         return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, ratios, factors)
 
-    def _groups(self, grads: list, variables: list) -> list[tuple[list, list]]:
-        """`(grads, variables)` of each bucket, in bucket order.
-
-        The common case, every variable in build order, takes the positions computed at
-        build time; a filtered list (None gradients dropped upstream) is grouped by key.
-        """
-        if len(variables) == len(self._build_variables) and all(
-            map(operator.is_, variables, self._build_variables)
-        ):
-            return [([grads[i] for i in idx], [variables[i] for i in idx]) for idx in self._positions]
-        groups: list[tuple[list, list]] = [([], []) for _ in self._optimizers]
-        for grad, variable in zip(grads, variables):
-            bucket_grads, bucket_vars = groups[self._bucket_of[_keras.variable_key(self, variable)]]
-            bucket_grads.append(grad)
-            bucket_vars.append(variable)
-        return groups
-
     def _apply_weight_decay(self, variables):
         # Keras calls this before the update, as for any optimizer: each bucket decays
         # its variables with its own optimizer and rate (the schedule with the scale).
-        for inner, (_, bucket_vars) in zip(self._optimizers, self._groups(variables, variables)):
-            if bucket_vars:
-                _keras.apply_weight_decay(inner, bucket_vars)
+        self._router.apply_weight_decay(variables)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        # A bucket whose gradients were all None was filtered out upstream: it is
-        # skipped. Its schedule reads the shared step counter, so it stays in step.
-        rates = self._rate_vector(learning_rate)
-        if self._fused_update is not None:  # torch: one _foreach pass over all buckets
-            self._fused_update(self._optimizers, self._groups(grads, trainable_variables), rates)
-        elif self._single_pass:
-            # TensorFlow and JAX: Keras' own update loop (its distribution logic
-            # included) over all the variables at once; `update_step` hands each to its
-            # bucket's optimizer with its bucket's rate (for Adam, its bucket's alpha).
-            if self._adam_alphas:
-                rates = fused.adam_alphas(self._optimizers[0], rates)
-            if keras.backend.backend() == "jax":
-                # XLA fuses a bucket's slice into its variables' updates: one kernel for
-                # the rate vector per step. Independent per-bucket scalars would compile
-                # about 2x faster but cost one kernel per bucket in every step
-                # (benchmarks/profile_compile.py; README "Performance").
-                per_bucket = rates
-            else:
-                per_bucket = ops.unstack(rates, num=len(self._optimizers))
-            _keras.base_update_step(LeRaC, self, grads, trainable_variables, per_bucket)
-        else:  # each bucket's own batched update (torch's _foreach optimizers)
-            groups = self._groups(grads, trainable_variables)
-            for inner, rate, (bucket_grads, bucket_vars) in zip(
-                self._optimizers, ops.unstack(rates, num=len(self._optimizers)), groups
-            ):
-                if bucket_vars:
-                    _keras.update_step(inner, bucket_grads, bucket_vars, rate)
+        def keras_loop(grads, variables, rates):
+            _keras.base_update_step(LeRaC, self, grads, variables, rates)
+
+        self._router.update(grads, trainable_variables, self._rate_vector(learning_rate), keras_loop)
 
     def update_step(self, gradient, variable, learning_rate):
         """Updates one variable with its bucket's optimizer, at its bucket's rate.
 
         Keras' update loop calls this (the single pass); `learning_rate` holds every
-        bucket's rate (for Adam, its alpha), by bucket.
+        bucket's rate (for Adam, its step size), by bucket.
         """
-        bucket = self._bucket_of[_keras.variable_key(self, variable)]
-        if self._adam_alphas:
-            fused.adam_step(self._optimizers[bucket], gradient, variable, learning_rate[bucket])
-        else:
-            self._optimizers[bucket].update_step(gradient, variable, learning_rate[bucket])
+        self._router.update_one(gradient, variable, learning_rate)
 
     # ------------------------------------------------------------------ saving
     def save_own_variables(self, store):
@@ -541,33 +461,15 @@ class LeRaC(keras.optimizers.Optimizer):
                 "optimizer": wrapped.class_spec(self._inner_class, self._inner_config),
                 **self.settings.to_config(),
                 **self._source.config(self._buckets),
-                "weight_decay_exclusions": {
-                    "pattern": self._decay_excluded_pattern,
-                    "positions": self._decay_excluded_positions,
-                },
+                "weight_decay_exclusions": self._decay_exclusions.config(),
             }
         )
         return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
-        config = dict(config)
-        unresolved = config.pop("unresolved_buckets", None)
-        if unresolved is not None:
-            warnings.warn(
-                f"This LeRaC optimizer was saved before it was built, with its buckets given by "
-                f"`{unresolved}=`, which a config cannot hold: its buckets now follow the order of "
-                "the model's variables, one per top-level layer. Pass the same `buckets` / `model` "
-                "to a new LeRaC to get the original buckets, or save after building.",
-                stacklevel=2,
-            )
+        config = depth.BucketSource.from_config(Settings.from_config(config))
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
-        # Configs written before the schedule registry held `factor` (10.0 by default)
-        # and `update_every` for every schedule.
-        params = get_schedule(config.get("schedule", "exponential")).param_names
-        for legacy in ("factor", "update_every"):
-            if legacy in config and legacy not in params:
-                config.pop(legacy)
         return cls(optimizer, **config)
 
 

@@ -169,6 +169,18 @@ class Settings:
             config["initial_learning_rates"] = list(self.initial_learning_rates)
         return config
 
+    @staticmethod
+    def from_config(config: dict) -> dict:
+        """`config` with the keys of older versions dropped: configs written before the
+        schedule registry held `factor` (10.0 by default) and `update_every` for every
+        schedule."""
+        config = dict(config)
+        params = get_schedule(config.get("schedule", "exponential")).param_names
+        for legacy in ("factor", "update_every"):
+            if legacy in config and legacy not in params:
+                config.pop(legacy)
+        return config
+
 
 def _schedule_params(schedule: str, params: Any, factor: Any, update_every: Any) -> dict:
     """`schedule_params` with `factor` / `update_every` merged in, checked against the schedule."""

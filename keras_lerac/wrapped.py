@@ -96,6 +96,15 @@ def reference_rate(base: float | LearningRateSchedule, explicit: Any) -> float:
     return peak
 
 
+def reference_label(base: float | LearningRateSchedule, reference: float, explicit: Any) -> str:
+    """How an error message names the reference rate."""
+    if explicit is not None:
+        return f"reference_learning_rate {reference:g}"
+    if isinstance(base, LearningRateSchedule):
+        return f"the peak {reference:g} of the base {type(base).__name__}"
+    return f"the base rate {reference:g}"
+
+
 def class_spec(cls: type, config: dict) -> dict:
     """How the wrapped optimizer is stored in LeRaC's config (and found again by `load_model`)."""
     if getattr(keras.optimizers, cls.__name__, None) is cls:
@@ -131,3 +140,41 @@ def rebuild(spec: dict, custom_objects: dict | None = None) -> keras.optimizers.
             f"keras.saving.load_model(path, custom_objects={{{spec['class_name']!r}: {spec['class_name']}}})."
         )
     return optimizer
+
+
+class DecayExclusions:
+    """What the wrapped optimizer's `exclude_from_weight_decay` excluded, for every bucket.
+
+    Variables are known by key until LeRaC is built, then by position in the built list,
+    which is what a saved config holds (a loaded model has new variable objects); a name
+    pattern is kept as it is.
+
+    Args:
+        optimizer: The wrapped optimizer.
+        saved: `config()` of a saved LeRaC, or None.
+    """
+
+    def __init__(self, optimizer: keras.optimizers.Optimizer, saved: dict | None = None):
+        saved = saved or {}
+        self._keys, pattern = _keras.weight_decay_exclusions(optimizer)
+        self.pattern = pattern or saved.get("pattern")
+        self.positions = saved.get("positions")
+
+    def bind(self, variables: list, wrapper: keras.optimizers.Optimizer) -> None:
+        """Fixes which of the built `variables` are excluded (the wrapper's own call counts too)."""
+        keys = self._keys | _keras.weight_decay_exclusions(wrapper)[0]
+        if self.positions is not None:
+            keys |= {id(variables[i]) for i in self.positions}
+        self._keys = keys
+        self.positions = [i for i, v in enumerate(variables) if id(v) in keys]
+
+    def apply_to(self, optimizer: keras.optimizers.Optimizer, variables: list) -> None:
+        """Excludes the same of `variables` (and the same names) on a bucket's optimizer."""
+        excluded = [v for v in variables if id(v) in self._keys]
+        if excluded or self.pattern is not None:
+            names = None if self.pattern is None else [self.pattern]
+            optimizer.exclude_from_weight_decay(var_list=excluded, var_names=names)
+
+    def config(self) -> dict:
+        """`{"pattern": ..., "positions": ...}`: what LeRaC's config stores."""
+        return {"pattern": self.pattern, "positions": self.positions}

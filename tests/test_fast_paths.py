@@ -27,12 +27,11 @@ BASES = {
 
 def per_bucket(opt):
     """Turns the fast path off: each bucket's optimizer updates its own variables."""
-    opt._fused_update = None
-    opt._single_pass = opt._adam_alphas = False
+    opt._router.use_per_bucket()
 
 
 def uses_a_fast_path(opt):
-    return opt._fused_update is not None or opt._single_pass
+    return opt._router.route != "per_bucket"
 
 
 def run(base, fast, steps=5):
@@ -92,7 +91,7 @@ def test_torch_optimizers_without_a_fused_update_go_bucket_by_bucket():
         v = keras.Variable(np.zeros(2, "float32"))
         opt = LeRaC(base, min_learning_rate=1e-6, curriculum_steps=3, buckets=[[v]])
         opt.build([v])
-        assert opt._fused_update is None and not opt._single_pass
+        assert opt._router.route == "per_bucket"
 
 
 # Bit for bit: with every multiplier 1 the fast path is Keras' own arithmetic.
