@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_lerac.experiments import paired, report, stats
+from keras_lerac.experiments import comparison, inputs, paired, pairing, report, stats
 from keras_lerac.experiments.progress import Progress
 
 
@@ -107,7 +107,7 @@ def test_paired_runs_see_the_same_batches_end_to_end():
 
 def test_a_broken_batch_order_is_caught(monkeypatch):
     # If a regime's batches came from another generator, the per-seed check fails loudly.
-    original = paired._paired_batches_class
+    original = pairing._paired_batches_class
     calls = []
 
     def unpaired():
@@ -120,7 +120,7 @@ def test_a_broken_batch_order_is_caught(monkeypatch):
 
         return Unpaired
 
-    monkeypatch.setattr(paired, "_paired_batches_class", unpaired)
+    monkeypatch.setattr(pairing, "_paired_batches_class", unpaired)
     with pytest.raises(paired.PairingError, match="different batches"):
         _run(_mlp(), _data(), seeds=1, epochs=1)
 
@@ -217,7 +217,7 @@ def test_differences_compare_to_conventional_and_lerac_to_warmup():
         "lerac": {"scores": [0.7, 0.6, 0.8]},
         "anti": {"scores": [0.4, 0.6, 0.7]},
     }
-    out = paired._differences(results, greater_is_better=True)
+    out = comparison._differences(results, greater_is_better=True)
     assert list(out) == [
         "warmup - conventional",
         "lerac - conventional",
@@ -227,7 +227,7 @@ def test_differences_compare_to_conventional_and_lerac_to_warmup():
     assert out["lerac - warmup"] == stats.paired_difference([0.7, 0.6, 0.8], [0.6, 0.6, 0.6])
     assert (out["anti - conventional"]["wins"], out["anti - conventional"]["losses"]) == (0, 1)
     # A loss-like score: lower wins; the mean stays regime - reference.
-    lower = paired._differences(results, greater_is_better=False)
+    lower = comparison._differences(results, greater_is_better=False)
     assert (lower["anti - conventional"]["wins"], lower["anti - conventional"]["losses"]) == (1, 0)
     assert lower["anti - conventional"]["mean"] == out["anti - conventional"]["mean"]
 
@@ -318,10 +318,10 @@ def test_npz_missing_a_key(tmp_path):
 
 def test_default_loss_follows_the_head_and_the_labels():
     logits, probs = _mlp()(), _mlp(softmax=True)()
-    sparse = paired._default_loss(logits, np.array([0, 1]))
+    sparse = inputs._default_loss(logits, np.array([0, 1]))
     assert isinstance(sparse, keras.losses.SparseCategoricalCrossentropy) and sparse.from_logits
-    assert not paired._default_loss(probs, np.array([0, 1])).from_logits
-    assert isinstance(paired._default_loss(logits, np.eye(3)), keras.losses.CategoricalCrossentropy)
+    assert not inputs._default_loss(probs, np.array([0, 1])).from_logits
+    assert isinstance(inputs._default_loss(logits, np.eye(3)), keras.losses.CategoricalCrossentropy)
 
 
 def test_cbs_runs_on_a_conv_model():

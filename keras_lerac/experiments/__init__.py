@@ -2,7 +2,11 @@
 
 - `paired`: the paired A/B comparison (`compare_regimes`, `ABComparison`): one model under
   several regimes, the same initial weights and batch order per seed; the core the
-  command, the benchmarks and a user's own script call.
+  command, the benchmarks and a user's own script call. Its parts: `inputs` (the data
+  checked against the model, the default loss, `InputError`), `builders` (a fresh model
+  and optimizer per run), `regimes` (what each regime changes in a run), `pairing` (how
+  runs are paired, the batches a run is served, the checks, `PairingError`) and
+  `comparison` (`ABComparison`: statistics, `results.json`).
 - `cli`: the command (argument parsing and checks, no Keras until a command runs).
 - `runner`: the command's settings (built-in models and data sets, or files) turned into
   a paired comparison; also used by `benchmarks/`.

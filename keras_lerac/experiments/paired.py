@@ -6,472 +6,74 @@ regime (conventional, warmup, lerac, anti, cbs) for each seed and returns an
 differences (regime - conventional for every regime, lerac - warmup) with their standard
 error, 95 % interval and wins / ties / losses (`keras_lerac.experiments.stats`).
 
-Runs are paired by seed:
-
-- **Same initial weights.** For each seed the model is built once after
-  `keras.utils.set_random_seed(seed)`; its weights are kept, and every regime's model
-  (built afresh) loads them. A hash of the weights is recorded per run and checked
-  equal across the regimes of a seed (`PairingError` otherwise).
-- **Same batches in the same order.** With arrays the batch order is the comparison's
-  own: a permutation per epoch drawn from `numpy.random.default_rng([seed, ORDER_KEY])`,
-  served through a `keras.utils.PyDataset` (no Keras shuffling); a hash of the served
-  indices is recorded per run and checked equal across regimes. A `keras.utils.PyDataset`
-  is served index by index in order (Keras' `shuffle` off); a hash of every batch it
-  returned is recorded and checked, so a dataset that reshuffles from a generator the
-  comparison does not seed is caught. A `tf.data.Dataset` is passed to `model.fit` as it
-  is: it is paired when it gives the same batches each time it is iterated (no shuffle,
-  or `shuffle(..., seed=...)` on a dataset built afresh), which is what passing a
-  function `seed -> dataset` as `train` does; its batches are not hashed.
-- `keras.utils.set_random_seed(seed)` before each `fit`, so dropout and other random
-  layers draw the same numbers in every regime.
+Its steps: every input is checked against a probe model before any training
+(`keras_lerac.experiments.inputs`, `builders`, `regimes`); then for each seed the
+initial weights are drawn once (`_initial_weights`) and every regime runs from them on
+the seed's batches (`_run`); the regimes of a seed are checked to have seen the same
+batches (`keras_lerac.experiments.pairing`, which explains how runs are paired); the
+scores become an `ABComparison` (`keras_lerac.experiments.comparison`).
 
 This module is the library-grade core behind `keras-lerac compare` (through
-`keras_lerac.experiments.runner`) and the benchmarks.
+`keras_lerac.experiments.runner`) and the benchmarks. It re-exports the names its
+callers use: `ABComparison`, `InputError`, `PairingError`, `REGIMES`, `REFERENCE`,
+`CURRICULUM_REGIMES`, `load_npz`, `weights_hash`, `cbs_problem`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import math
-import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from keras_lerac.experiments import stats
+from keras_lerac.experiments.builders import base_optimizer, build, model_builder
+from keras_lerac.experiments.comparison import ABComparison
+from keras_lerac.experiments.inputs import (
+    Data,
+    InputError,
+    as_arrays,
+    check_data,
+    load_npz,
+    resolve_data,
+    run_loss,
+    steps_per_epoch_of,
+)
+from keras_lerac.experiments.pairing import (
+    ORDER_KEY,
+    Feed,
+    PairingError,
+    check_batch_orders,
+    check_initial_weights,
+    serve,
+    weights_hash,
+)
 from keras_lerac.experiments.progress import Progress
+from keras_lerac.experiments.regimes import (
+    CURRICULUM_REGIMES,
+    REFERENCE,
+    REGIMES,
+    RegimeSettings,
+    cbs_problem,
+    cbs_reason,
+    check_regimes,
+    curriculum_arguments,
+)
 from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
-
-REGIMES = ("conventional", "warmup", "lerac", "anti", "cbs")
-REFERENCE = "conventional"
-# The LeRaC schedule each curriculum regime runs (`lerac`: the `schedule` argument).
-CURRICULUM_REGIMES = {"warmup": "warmup", "lerac": None, "anti": "anti"}
-ORDER_KEY = 2205_09180  # mixed into the batch-order generator's seed (LeRaC's arXiv id)
-NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 __all__ = [
     "ABComparison",
+    "CURRICULUM_REGIMES",
     "InputError",
     "cbs_problem",
     "PairingError",
+    "REFERENCE",
     "REGIMES",
     "compare_regimes",
     "load_npz",
     "weights_hash",
 ]
-
-
-class InputError(ValueError):
-    """Bad input to a comparison, found before any training; the message is one line."""
-
-
-class PairingError(RuntimeError):
-    """Two regimes of one seed did not start from the same weights or see the same batches."""
-
-
-# --------------------------------------------------------------------------- helpers
-def weights_hash(weights: Sequence[np.ndarray]) -> str:
-    """A short hash of a list of weight arrays (`model.get_weights()`): values and shapes."""
-    digest = hashlib.sha1()
-    for weight in weights:
-        array = np.ascontiguousarray(weight)
-        digest.update(str((array.shape, array.dtype.str)).encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()[:16]
-
-
-def load_npz(path: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """`((x_train, y_train), (x_test, y_test))` from an `.npz` file with those four keys.
-
-    Raises:
-        InputError: if the file cannot be read as an `.npz` or lacks one of the keys.
-    """
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in NPZ_KEYS if key not in archive.files]
-            if missing:
-                raise InputError(
-                    f"{path!r} has no {', '.join(missing)}: the data file needs the arrays "
-                    f"{', '.join(NPZ_KEYS)} (np.savez(path, x_train=..., y_train=..., ...))"
-                )
-            x_train, y_train, x_test, y_test = (archive[key] for key in NPZ_KEYS)
-    except InputError:
-        raise
-    except FileNotFoundError:
-        raise InputError(f"data file {path!r} does not exist") from None
-    except Exception as error:  # not a zip, pickled objects, truncated
-        raise InputError(f"could not read {path!r} as an .npz file: {_first_line(error)}") from None
-    return (x_train, y_train), (x_test, y_test)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def _is_tf_dataset(data: Any) -> bool:
-    module = type(data).__module__
-    if not module.startswith("tensorflow"):
-        return False
-    import tensorflow as tf
-
-    return isinstance(data, tf.data.Dataset)
-
-
-def _is_py_dataset(data: Any) -> bool:
-    import keras
-
-    return isinstance(data, keras.utils.PyDataset)
-
-
-def _arrays(data: Any, what: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """`(x, y)` as NumPy arrays if `data` is a pair of arrays, else None (a dataset)."""
-    if isinstance(data, (tuple, list)):
-        if len(data) != 2:
-            raise InputError(f"{what} must be (x, y), a tf.data.Dataset or a keras.utils.PyDataset")
-        x, y = (np.asarray(v) for v in data)
-        if len(x) != len(y):
-            raise InputError(f"{what}: x has {len(x)} examples but y has {len(y)}")
-        if len(x) == 0:
-            raise InputError(f"{what} is empty")
-        return x, y
-    if _is_tf_dataset(data) or _is_py_dataset(data):
-        return None
-    raise InputError(
-        f"{what} must be (x, y) arrays, a tf.data.Dataset, a keras.utils.PyDataset or a function "
-        f"seed -> one of these; got {type(data).__name__}"
-    )
-
-
-def _paired_batches_class():
-    import keras
-
-    class PairedBatches(keras.utils.PyDataset):
-        """Arrays in a per-epoch permutation drawn from the seed, as one endless stream of batches.
-
-        Batch `i` of the stream is batch `i % per_epoch` of epoch `i // per_epoch`: the
-        order depends on the index alone, never on when Keras calls `on_epoch_end` (Keras
-        creates, and its backends prefetch from, the next epoch's iterator before it does).
-        `fit` gets `steps_per_epoch=per_epoch`. Indices past the last epoch (prefetched,
-        never trained on) repeat the last epoch's order.
-        """
-
-        def __init__(self, x, y, batch_size: int, seed: int, epochs: int):
-            super().__init__()
-            self.x, self.y, self.batch_size = x, y, batch_size
-            self.per_epoch = math.ceil(len(x) / batch_size)
-            self.epochs = epochs
-            rng = np.random.default_rng([seed, ORDER_KEY])
-            self.orders = [rng.permutation(len(x)) for _ in range(epochs)]
-            self.served: dict[int, str] = {}
-
-        @property
-        def num_batches(self):
-            return None  # endless: one iterator for the whole fit
-
-        def __getitem__(self, index):
-            index = int(index)
-            epoch, batch = divmod(index, self.per_epoch)
-            order = self.orders[min(epoch, self.epochs - 1)]
-            rows = order[batch * self.batch_size : (batch + 1) * self.batch_size]
-            if epoch < self.epochs:
-                self.served.setdefault(index, hashlib.sha1(rows.tobytes()).hexdigest())
-            return self.x[rows], self.y[rows]
-
-        def order_hash(self) -> str:
-            missing = self.epochs * self.per_epoch - len(self.served)
-            if missing:
-                raise PairingError(f"{missing} planned batches were never requested by fit")
-            return _order_hash(self.served)
-
-    return PairedBatches
-
-
-def _tapped_class():
-    import keras
-
-    class Tapped(keras.utils.PyDataset):
-        """A user's PyDataset, served in index order, with a hash of each batch in the order returned."""
-
-        def __init__(self, inner):
-            super().__init__()
-            self.inner = inner
-            self.served: dict[int, str] = {}
-
-        def __len__(self):
-            return len(self.inner)
-
-        @property
-        def num_batches(self):
-            return self.inner.num_batches
-
-        def __getitem__(self, index):
-            batch = self.inner[index]
-            digest = hashlib.sha1(str(int(index)).encode())
-            for part in batch if isinstance(batch, tuple) else (batch,):
-                for leaf in part.values() if isinstance(part, dict) else [part]:
-                    digest.update(np.ascontiguousarray(np.asarray(leaf)).tobytes())
-            self.served[len(self.served)] = digest.hexdigest()
-            return batch
-
-        def on_epoch_begin(self):
-            self.inner.on_epoch_begin()
-
-        def on_epoch_end(self):
-            self.inner.on_epoch_end()
-
-        def order_hash(self) -> str:
-            return _order_hash(self.served)
-
-    return Tapped
-
-
-def _order_hash(served: Mapping[int, str]) -> str:
-    digest = hashlib.sha1()
-    for key in sorted(served):
-        digest.update(f"{key}:{served[key]};".encode())
-    return digest.hexdigest()[:16]
-
-
-def _ends_in_probabilities(model) -> bool:
-    """Whether the model's last layer applies softmax or sigmoid (then the loss is not from logits)."""
-    import keras
-
-    layer = model.layers[-1] if getattr(model, "layers", None) else None
-    if layer is None:
-        return False
-    if isinstance(layer, keras.layers.Softmax):
-        return True
-    activation = getattr(layer, "activation", None)
-    name = getattr(activation, "__name__", "")
-    return name in ("softmax", "sigmoid")
-
-
-def _output_units(model) -> int | None:
-    shape = model.output_shape
-    if isinstance(shape, list):
-        raise InputError("a model with several outputs needs its own loss: pass loss=...")
-    return shape[-1]
-
-
-def _default_loss(model, y_sample: np.ndarray | None):
-    """Cross-entropy matching the labels and the model's head."""
-    import keras
-
-    from_logits = not _ends_in_probabilities(model)
-    units = _output_units(model)
-    if units == 1:
-        return keras.losses.BinaryCrossentropy(from_logits=from_logits)
-    if y_sample is not None and y_sample.ndim >= 2 and y_sample.shape[-1] == units and units > 1:
-        return keras.losses.CategoricalCrossentropy(from_logits=from_logits)
-    return keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
-
-
-def _check_shapes(model, x: np.ndarray, y: np.ndarray, what: str, sparse_check: bool) -> None:
-    expected = model.input_shape
-    if isinstance(expected, list):
-        raise InputError("the comparison takes models with one input; give a dataset for several")
-    got = x.shape[1:]
-    want = tuple(expected[1:])
-    if len(got) != len(want) or any(w is not None and w != g for w, g in zip(want, got)):
-        raise InputError(
-            f"{what}: x has examples of shape {got} but the model takes {want} "
-            f"(input shape {tuple(expected)})"
-        )
-    units = _output_units(model)
-    if not sparse_check:
-        return
-    if y.ndim >= 2 and y.shape[-1] == units and units and units > 1:  # one-hot labels
-        return
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[-1] != 1):
-        raise InputError(
-            f"{what}: y has shape {y.shape[1:]} per example; the model outputs {units} values: give "
-            f"integer class labels (shape (n,)) or one-hot labels of width {units}"
-        )
-    values = y.reshape(-1)
-    if not np.issubdtype(values.dtype, np.number) or np.any(values != np.round(values)):
-        raise InputError(f"{what}: y must hold integer class labels, got {values.dtype} values")
-    classes = 2 if units == 1 else units
-    low, high = values.min(), values.max()
-    if units is not None and (low < 0 or high >= classes):
-        raise InputError(
-            f"{what}: labels out of range: y has labels {int(low)}..{int(high)} but the model outputs "
-            f"{classes} classes (0..{classes - 1})"
-        )
-
-
-def cbs_problem(model: Any) -> str | None:
-    """Why Curriculum by Smoothing cannot run on `model` (a model, builder or `.keras` path), or None.
-
-    Raises:
-        InputError: if `model` cannot be built or loaded.
-    """
-    import keras
-
-    keras.utils.clear_session()
-    return _cbs_reason(_build(_builder(model, reinitialize=False)))
-
-
-def _cbs_reason(model) -> str | None:
-    """Why CBS cannot run on `model` (None if it can)."""
-    from keras_lerac import cbs
-
-    try:
-        cbs.add_smoothing(model, kernel_size=3, sigma=0.0)
-    except (TypeError, ValueError) as error:
-        return _first_line(error)
-    return None
-
-
-def _clone_optimizer(optimizer):
-    import keras
-
-    return keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
-
-
-def _base_optimizer(optimizer):
-    """An optimizer instance from an instance, a config dict or a name."""
-    import keras
-
-    try:
-        if isinstance(optimizer, keras.optimizers.Optimizer):
-            return _clone_optimizer(optimizer)
-        return keras.optimizers.get(optimizer)
-    except (TypeError, ValueError) as error:
-        raise InputError(f"bad optimizer {optimizer!r}: {_first_line(error)}") from None
-
-
-def _builder(model, reinitialize: bool) -> Callable[[], Any]:
-    """A function that builds a fresh model each call (weights drawn from the global seed)."""
-    import keras
-
-    if isinstance(model, (str, os.PathLike)):
-        path = os.fspath(model)
-        if not os.path.isfile(path):
-            raise InputError(f"model file {path!r} does not exist")
-        try:
-            loaded = keras.saving.load_model(path, compile=False)
-        except Exception as error:
-            raise InputError(f"{path!r} is not a loadable Keras model: {_first_line(error)}") from None
-        if not isinstance(loaded, keras.Model):
-            raise InputError(f"{path!r} holds a {type(loaded).__name__}, not a keras.Model")
-        model = loaded
-    if isinstance(model, keras.Model):
-        template = model
-        saved = template.get_weights()
-
-        def build():
-            clone = keras.models.clone_model(template)
-            if not reinitialize:
-                clone.set_weights(saved)
-            return clone
-
-        return build
-    if callable(model):
-        return model
-    raise InputError(
-        f"model must be a function returning an uncompiled keras.Model, a keras.Model or a .keras path; "
-        f"got {type(model).__name__}"
-    )
-
-
-def _build(builder):
-    import keras
-
-    model = builder()
-    if not isinstance(model, keras.Model):
-        raise InputError(f"the model builder returned a {type(model).__name__}, not a keras.Model")
-    if not model.built:
-        raise InputError("the model builder returned an unbuilt model: give it an Input (keras.Input(shape))")
-    return model
-
-
-# --------------------------------------------------------------------------- the result
-@dataclasses.dataclass
-class ABComparison:
-    """The outcome of `compare_regimes`.
-
-    Attributes:
-        regimes: `{regime: entry}`, in the order run; each entry has `seeds`, `scores`
-            (one per seed), `mean`, `std` (sample standard deviation), `wall_time_s` (one
-            per seed, `model.fit` only), `mean_wall_time_s`, `init_hash` and `order_hash`
-            (one per seed; `order_hash` None for a `tf.data.Dataset`) and `curves` (one
-            `History` dict per seed).
-        differences: `{"lerac - conventional": ..., "lerac - warmup": ...}`: for every
-            regime against conventional and for lerac against warmup, the paired
-            statistics of `stats.paired_difference` (`n`, `mean`, `se`, `ci95`, `wins`,
-            `ties`, `losses`, `significant`), wins meaning the first regime scored better.
-        settings: What ran: score, epochs, seeds, batch size, steps per epoch, optimizer
-            config, loss, curriculum, CBS settings, backend.
-        lerac: The last curriculum optimizer that ran (lerac, else warmup, else anti),
-            for the curriculum plot; not written to JSON.
-    """
-
-    regimes: dict
-    differences: dict
-    settings: dict
-    lerac: Any = None
-
-    def to_dict(self) -> dict:
-        """`{"settings", "regimes", "differences"}`: what `results.json` holds."""
-        return {"settings": self.settings, "regimes": self.regimes, "differences": self.differences}
-
-    def table(self) -> str:
-        """The per-regime table and the paired differences, as printed by `keras-lerac compare`."""
-        from keras_lerac.experiments import report
-
-        return report.format_table(self.regimes, self.settings.get("score", "accuracy")) + (
-            "\n\n" + report.format_differences(self.differences, self.settings.get("score", "accuracy"))
-            if self.differences
-            else ""
-        )
-
-    def write(self, output: str) -> list[str]:
-        """Writes `results.json`, `accuracy.png` and (with a curriculum) `curriculum.png`.
-
-        Returns:
-            The paths written (plots are skipped, with a note, without matplotlib).
-        """
-        from keras_lerac.experiments import report
-
-        os.makedirs(output, exist_ok=True)
-        path = os.path.join(output, "results.json")
-        with open(path, "w") as f:
-            json.dump(self.to_dict(), f, indent=2)
-        return [path, *report.write_plots(output, self)]
-
-
-# --------------------------------------------------------------------------- the comparison
-def _resolve_data(data, seed: int):
-    return data(seed) if callable(data) and not (_is_tf_dataset(data) or _is_py_dataset(data)) else data
-
-
-def _steps_per_epoch(data, arrays, batch_size: int, steps_per_epoch: int | None) -> int | None:
-    if steps_per_epoch is not None:
-        return steps_per_epoch
-    if arrays is not None:
-        return math.ceil(len(arrays[0]) / batch_size)
-    if _is_py_dataset(data):
-        return data.num_batches
-    import tensorflow as tf
-
-    cardinality = int(data.cardinality())
-    return cardinality if cardinality >= 0 and cardinality != tf.data.INFINITE_CARDINALITY else None
-
-
-def _dataset_sample(data) -> tuple[Any, Any]:
-    """`(x, y)` of the first batch of a dataset, as NumPy (for the shape checks)."""
-    if _is_py_dataset(data):
-        batch = data[0]
-    else:
-        batch = next(iter(data.take(1).as_numpy_iterator()))
-    if not isinstance(batch, tuple) or len(batch) < 2:
-        raise InputError("a training dataset must give (x, y) batches")
-    return batch[0], batch[1]
 
 
 def compare_regimes(
@@ -506,8 +108,8 @@ def compare_regimes(
     """Trains one model under several regimes, paired by seed, and compares them.
 
     Every regime of a seed starts from the same initial weights and sees the same
-    batches in the same order (see the module docstring for what each kind of data
-    guarantees); the score (test accuracy by default) after the last epoch is compared
+    batches in the same order (`keras_lerac.experiments.pairing` says what each kind of
+    data guarantees); the score (test accuracy by default) after the last epoch is compared
     regime by regime, seed by seed.
 
     Regimes (all with a fresh copy of `optimizer` as the base):
@@ -604,23 +206,79 @@ def compare_regimes(
     """
     import keras
 
-    from keras_lerac import CurriculumLogger, LeRaC
-
     # ---- check everything before any training
-    regimes = list(dict.fromkeys(regimes))
-    if not regimes:
-        raise InputError("no regime to run: choose among " + ", ".join(REGIMES))
-    for regime in regimes:
-        if regime not in REGIMES:
-            raise InputError(f"unknown regime {regime!r}: choose among {', '.join(REGIMES)}")
+    regimes = check_regimes(regimes)
+    seeds = _check_seeds(seeds)
+    epochs, batch_size = _check_counts(epochs, batch_size)
+    metrics, score, greater_is_better = _scoring(metrics, score, greater_is_better)
+    avoid_onednn_hang()
+    builder = model_builder(model, reinitialize)
+    keras.utils.set_random_seed(seeds[0])
+    probe = build(builder)
+    data = check_data(probe, train, test, seeds[0], check_labels=loss is None)
+    if "cbs" in regimes:
+        reason = cbs_reason(probe)
+        if reason is not None:
+            raise InputError(f"regime 'cbs' cannot run on this model: {reason}")
+    base = base_optimizer(optimizer)
+    known_steps = steps_per_epoch_of(data.first_train, data.train_arrays, batch_size, steps_per_epoch)
+    total = _total_steps(regimes, known_steps, epochs, curriculum_steps)
+    arguments = curriculum_arguments(total, curriculum_steps, min_learning_rate, num_buckets)
+    variants = RegimeSettings(schedule, arguments, cbs_sigma, cbs_decay, cbs_every)
+    variants.check(regimes, probe, base)  # a bad curriculum setting is bad input too
+    plan = _Plan(
+        regimes=regimes,
+        seeds=seeds,
+        epochs=epochs,
+        batch_size=batch_size,
+        builder=builder,
+        data=data,
+        base=base,
+        variants=variants,
+        loss=run_loss(loss, probe, data.labels),
+        metrics=metrics,
+        score=score,
+        greater_is_better=greater_is_better,
+        steps_per_epoch=known_steps,
+        total_steps=total,
+        dataset_steps=steps_per_epoch,
+        callbacks=callbacks,
+        before_fit=before_fit,
+        curves=curves,
+    )
+    del probe
+
+    # ---- run: for each seed, every regime from the same weights and batch order
+    results, lerac = _run_all(plan, progress)
+    comparison = ABComparison.from_runs(results, _settings(plan, lerac), greater_is_better, lerac)
+    if output is not None:
+        comparison.write(output)
+    return comparison
+
+
+# --------------------------------------------------------------------------- checks
+def _check_seeds(seeds: int | Sequence[int]) -> list[int]:
+    """The seeds: `0 .. seeds-1` for a number, else the seeds given, checked distinct."""
     seeds = list(range(seeds)) if isinstance(seeds, int) else [int(s) for s in seeds]
     if not seeds:
         raise InputError("no seed: give seeds >= 1")
     if len(set(seeds)) != len(seeds):
         raise InputError(f"repeated seeds {seeds}: each seed pairs one set of runs")
+    return seeds
+
+
+def _check_counts(epochs: int, batch_size: int) -> tuple[int, int]:
+    """`(epochs, batch_size)` as integers, each checked >= 1."""
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if int(value) < 1:
             raise InputError(f"{name} must be >= 1, got {value}")
+    return int(epochs), int(batch_size)
+
+
+def _scoring(
+    metrics: Sequence[Any] | None, score: str | None, greater_is_better: bool | None
+) -> tuple[Sequence[Any], str, bool]:
+    """The compiled metrics, the score compared and its direction, defaults filled in."""
     if metrics is None:
         metrics = ["accuracy"]
     if score is None:
@@ -628,232 +286,221 @@ def compare_regimes(
         score = first if isinstance(first, str) else getattr(first, "name", str(first))
     if greater_is_better is None:
         greater_is_better = not (score.endswith("loss") or "error" in score)
-    avoid_onednn_hang()
-    builder = _builder(model, reinitialize)
-    keras.utils.set_random_seed(seeds[0])
-    probe = _build(builder)
-    train_first, test_first = _resolve_data(train, seeds[0]), _resolve_data(test, seeds[0])
-    train_arrays = _arrays(train_first, "training data")
-    test_arrays = _arrays(test_first, "test data")
-    explicit_loss = loss is not None
-    if train_arrays is not None:
-        _check_shapes(probe, *train_arrays, "training data", sparse_check=not explicit_loss)
-        y_sample = train_arrays[1]
-    else:
-        x_sample, y_sample = _dataset_sample(train_first)
-        _check_shapes(probe, np.asarray(x_sample), np.asarray(y_sample), "training data", not explicit_loss)
-        y_sample = np.asarray(y_sample)
-    if test_arrays is not None:
-        _check_shapes(probe, *test_arrays, "test data", sparse_check=not explicit_loss)
-    if "cbs" in regimes:
-        reason = _cbs_reason(probe)
-        if reason is not None:
-            raise InputError(f"regime 'cbs' cannot run on this model: {reason}")
-    base = _base_optimizer(optimizer)
-    spe = _steps_per_epoch(train_first, train_arrays, batch_size, steps_per_epoch)
+    return metrics, score, greater_is_better
+
+
+def _total_steps(
+    regimes: Sequence[str], steps_per_epoch: int | None, epochs: int, curriculum_steps: int | None
+) -> int | None:
+    """Optimizer steps a run takes; None when the epoch's length is unknown.
+
+    Raises:
+        InputError: if it is unknown and a curriculum regime needs it to pick K.
+    """
     curricula = [r for r in regimes if r in CURRICULUM_REGIMES]
-    if spe is None and curricula and curriculum_steps is None:
+    if steps_per_epoch is None and curricula and curriculum_steps is None:
         raise InputError(
             "the training dataset's length is unknown: pass steps_per_epoch (or curriculum_steps)"
         )
-    total = None if spe is None else int(epochs) * spe
-    curriculum_args: dict = {"model": None}
-    if total is not None:
-        curriculum_args["total_steps"] = total
-    if curriculum_steps is not None:
-        curriculum_args["curriculum_steps"] = int(curriculum_steps)
-    if min_learning_rate is not None:
-        curriculum_args["min_learning_rate"] = float(min_learning_rate)
-    if num_buckets is not None:
-        curriculum_args["num_buckets"] = int(num_buckets)
-    for regime in curricula:  # a bad curriculum setting is bad input too
-        try:
-            LeRaC(
-                _clone_optimizer(base),
-                **dict(curriculum_args, model=probe),
-                schedule=CURRICULUM_REGIMES[regime] or schedule,
-            )
-        except (TypeError, ValueError) as error:
-            raise InputError(f"regime {regime!r}: {_first_line(error)}") from None
-    run_loss = loss if explicit_loss else _default_loss(probe, y_sample)  # losses hold no state
-    loss_name = getattr(run_loss, "name", str(run_loss))
-    del probe
+    return None if steps_per_epoch is None else epochs * steps_per_epoch
 
-    # ---- run: for each seed, every regime from the same weights and batch order
-    bar = progress if isinstance(progress, Progress) else Progress(len(seeds) * len(regimes))
+
+# --------------------------------------------------------------------------- the runs
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """A comparison's inputs, checked: what every run needs, and what `results.json` records.
+
+    `steps_per_epoch` is the epoch's length as known (given, or the data's; None if
+    unknown); `dataset_steps` is the user's `steps_per_epoch`, what `fit` gets for a
+    dataset. The other fields are `compare_regimes`' arguments, checked.
+    """
+
+    regimes: list[str]
+    seeds: list[int]
+    epochs: int
+    batch_size: int
+    builder: Callable[[], Any]
+    data: Data
+    base: Any
+    variants: RegimeSettings
+    loss: Any
+    metrics: Sequence[Any]
+    score: str
+    greater_is_better: bool
+    steps_per_epoch: int | None
+    total_steps: int | None
+    dataset_steps: int | None
+    callbacks: Callable[[str, int], list] | None
+    before_fit: Callable[[str, int, Any, Any], Any] | None
+    curves: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """What one run of one regime for one seed recorded."""
+
+    score: float
+    wall_time_s: float
+    init_hash: str
+    order_hash: str | None
+    curves: dict
+    optimizer: Any
+
+
+def _run_all(plan: _Plan, progress: bool | Progress) -> tuple[dict, Any]:
+    """Every regime for every seed, each seed's regimes checked to have seen the same batches.
+
+    Returns:
+        `(results, lerac)`: `{regime: entry}` of per-seed lists (`seeds`, `scores`,
+        `wall_time_s`, `init_hash`, `order_hash`, `curves`), and the curriculum optimizer
+        to plot (the last lerac run's, else the last warmup or anti run's; None without).
+    """
+    bar = progress if isinstance(progress, Progress) else Progress(len(plan.seeds) * len(plan.regimes))
     show = progress is not False
-    results: dict = {
-        r: {
-            "seeds": list(seeds),
-            "scores": [],
-            "wall_time_s": [],
-            "init_hash": [],
-            "order_hash": [],
-            "curves": [],
-        }
-        for r in regimes
-    }
-    lerac_optimizer = None
-    for seed in seeds:
-        keras.utils.clear_session()
-        keras.utils.set_random_seed(seed)
-        initial = [np.array(w) for w in _build(builder).get_weights()]
-        seed_hash = weights_hash(initial)
-        for regime in regimes:
-            keras.utils.clear_session()
-            keras.utils.set_random_seed(seed)
-            net = _build(builder)
-            net.set_weights(initial)
-            init_hash = weights_hash(net.get_weights())
-            if init_hash != seed_hash:
-                raise PairingError(
-                    f"seed {seed}, regime {regime!r}: the initial weights' hash {init_hash} differs from the "
-                    f"seed's {seed_hash}"
-                )
-            run_optimizer = _clone_optimizer(base)
-            run_callbacks: list = []
-            if regime in CURRICULUM_REGIMES:
-                run_optimizer = LeRaC(
-                    run_optimizer,
-                    **dict(curriculum_args, model=net),
-                    schedule=CURRICULUM_REGIMES[regime] or schedule,
-                )
-                run_callbacks.append(CurriculumLogger())
-            elif regime == "cbs":
-                from keras_lerac import cbs
-
-                net = cbs.add_smoothing(net, kernel_size=3, sigma=cbs_sigma)
-                run_callbacks.append(cbs.SmoothingSchedule(decay=cbs_decay, every_epochs=cbs_every))
-            net.compile(optimizer=run_optimizer, loss=run_loss, metrics=list(metrics))
-            if callbacks is not None:
-                run_callbacks.extend(callbacks(regime, seed))
-            if before_fit is not None:
-                before_fit(regime, seed, net, run_optimizer)
-            train_data = _resolve_data(train, seed)
-            test_data = _resolve_data(test, seed)
-            served = None
-            if train_arrays is not None:
-                x, y = _arrays(train_data, "training data")
-                fit_data = _paired_batches_class()(x, y, int(batch_size), seed, int(epochs))
-                served, fit_steps = fit_data, fit_data.per_epoch
-            elif _is_py_dataset(train_data):
-                fit_data = served = _tapped_class()(train_data)
-                fit_steps = steps_per_epoch
-            else:
-                fit_data, fit_steps = train_data, steps_per_epoch
-            test_pair = _arrays(test_data, "test data")
-            eval_kwargs = {"batch_size": max(int(batch_size), 256)} if test_pair is not None else {}
-            test_fit = test_pair if test_pair is not None else test_data
-            keras.utils.set_random_seed(seed)  # dropout and other random layers: the same draws
-            start = time.perf_counter()
-            history = net.fit(
-                fit_data,
-                epochs=int(epochs),
-                steps_per_epoch=fit_steps,
-                shuffle=False,
-                validation_data=test_fit if curves else None,
-                verbose=0,
-                callbacks=run_callbacks,
-            )
-            wall = time.perf_counter() - start
-            if test_pair is not None:
-                scores = net.evaluate(*test_pair, verbose=0, return_dict=True, **eval_kwargs)
-            else:
-                scores = net.evaluate(test_data, verbose=0, return_dict=True)
-            if score not in scores:
-                raise InputError(f"score {score!r} is not among what evaluate returns: {', '.join(scores)}")
-            entry = results[regime]
-            entry["scores"].append(float(scores[score]))
-            entry["wall_time_s"].append(wall)
-            entry["init_hash"].append(init_hash)
-            entry["order_hash"].append(None if served is None else served.order_hash())
-            entry["curves"].append({k: [float(v) for v in vals] for k, vals in history.history.items()})
-            if regime in CURRICULUM_REGIMES and (lerac_optimizer is None or regime == "lerac"):
-                lerac_optimizer = run_optimizer
+    results = {regime: _empty_entry(plan.seeds) for regime in plan.regimes}
+    lerac = None
+    for seed in plan.seeds:
+        initial, seed_hash = _initial_weights(plan.builder, seed)
+        for regime in plan.regimes:
+            run = _run(plan, regime, seed, initial, seed_hash)
+            _record(results[regime], run)
+            if regime in CURRICULUM_REGIMES and (lerac is None or regime == "lerac"):
+                lerac = run.optimizer
             if show:
-                bar.advance(f"{regime} seed {seed}: {score} {entry['scores'][-1]:.4f} (fit {wall:.1f} s)")
-        orders = {results[r]["order_hash"][-1] for r in regimes}
-        if len(orders) > 1:
-            raise PairingError(
-                f"seed {seed}: the regimes saw different batches ("
-                + ", ".join(f"{r}: {results[r]['order_hash'][-1]}" for r in regimes)
-                + "); a dataset must give the same batches each time it is iterated: build it in a "
-                "function seed -> dataset with a seeded shuffle"
-            )
+                bar.advance(
+                    f"{regime} seed {seed}: {plan.score} {run.score:.4f} (fit {run.wall_time_s:.1f} s)"
+                )
+        check_batch_orders(seed, {regime: results[regime]["order_hash"][-1] for regime in plan.regimes})
     if show and not isinstance(progress, Progress):
         bar.close()
+    return results, lerac
 
-    for entry in results.values():
-        values = entry["scores"]
-        entry["mean"], _ = stats.mean_se(values)
-        entry["std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-        entry["mean_wall_time_s"] = sum(entry["wall_time_s"]) / len(entry["wall_time_s"])
+
+def _initial_weights(builder: Callable[[], Any], seed: int) -> tuple[list[np.ndarray], str]:
+    """The weights every regime of `seed` starts from, and their hash."""
+    import keras
+
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    initial = [np.array(w) for w in build(builder).get_weights()]
+    return initial, weights_hash(initial)
+
+
+def _run(plan: _Plan, regime: str, seed: int, initial: list[np.ndarray], seed_hash: str) -> _Run:
+    """One regime for one seed: a fresh model from the seed's weights, trained on the seed's batches.
+
+    Raises:
+        PairingError: if the model did not start from the seed's weights, or `fit` did
+            not request every planned batch.
+        InputError: if the score is not among what `evaluate` returns.
+    """
+    import keras
+
+    keras.utils.clear_session()
+    keras.utils.set_random_seed(seed)
+    net = build(plan.builder)
+    net.set_weights(initial)
+    init_hash = weights_hash(net.get_weights())
+    check_initial_weights(seed, regime, init_hash, seed_hash)
+    net, optimizer, callbacks = plan.variants.apply(regime, net, plan.base)
+    net.compile(optimizer=optimizer, loss=plan.loss, metrics=list(plan.metrics))
+    if plan.callbacks is not None:
+        callbacks.extend(plan.callbacks(regime, seed))
+    if plan.before_fit is not None:
+        plan.before_fit(regime, seed, net, optimizer)
+    train_data = resolve_data(plan.data.train, seed)
+    test_data = resolve_data(plan.data.test, seed)
+    arrays = plan.data.train_arrays is not None
+    batches = serve(train_data, arrays, plan.batch_size, seed, plan.epochs, plan.dataset_steps)
+    curves, wall, score = _fit_and_score(plan, net, batches, test_data, seed, callbacks)
+    return _Run(score, wall, init_hash, batches.order_hash(), curves, optimizer)
+
+
+def _fit_and_score(
+    plan: _Plan, net: Any, batches: Feed, test_data: Any, seed: int, callbacks: list
+) -> tuple[dict, float, float]:
+    """Trains `net` on `batches` and scores it on the test data.
+
+    Returns:
+        `(curves, seconds, score)`: the `History` as lists of floats, the wall time of
+        `fit`, and the score after the last epoch.
+
+    Raises:
+        InputError: if the score is not among what `evaluate` returns.
+    """
+    import keras
+
+    test_pair = as_arrays(test_data, "test data")
+    test_fit = test_pair if test_pair is not None else test_data
+    keras.utils.set_random_seed(seed)  # dropout and other random layers: the same draws
+    start = time.perf_counter()
+    history = net.fit(
+        batches.data,
+        epochs=plan.epochs,
+        steps_per_epoch=batches.steps_per_epoch,
+        shuffle=False,
+        validation_data=test_fit if plan.curves else None,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    wall = time.perf_counter() - start
+    if test_pair is not None:
+        scores = net.evaluate(*test_pair, verbose=0, return_dict=True, batch_size=max(plan.batch_size, 256))
+    else:
+        scores = net.evaluate(test_data, verbose=0, return_dict=True)
+    if plan.score not in scores:
+        raise InputError(f"score {plan.score!r} is not among what evaluate returns: {', '.join(scores)}")
+    curves = {key: [float(v) for v in values] for key, values in history.history.items()}
+    return curves, wall, float(scores[plan.score])
+
+
+# --------------------------------------------------------------------------- results
+def _empty_entry(seeds: list[int]) -> dict:
+    return {
+        "seeds": list(seeds),
+        "scores": [],
+        "wall_time_s": [],
+        "init_hash": [],
+        "order_hash": [],
+        "curves": [],
+    }
+
+
+def _record(entry: dict, run: _Run) -> None:
+    """Appends one seed's run to its regime's entry."""
+    entry["scores"].append(run.score)
+    entry["wall_time_s"].append(run.wall_time_s)
+    entry["init_hash"].append(run.init_hash)
+    entry["order_hash"].append(run.order_hash)
+    entry["curves"].append(run.curves)
+
+
+def _settings(plan: _Plan, lerac: Any) -> dict:
+    """What ran, for `ABComparison.settings` and `results.json`."""
+    import keras
+
     from keras_lerac.experiments import report
 
-    differences = _differences(results, greater_is_better)
-    settings = {
+    train_arrays, test_arrays = plan.data.train_arrays, plan.data.test_arrays
+    return {
         "backend": keras.backend.backend(),
-        "regimes": regimes,
-        "seeds": seeds,
-        "epochs": int(epochs),
-        "batch_size": int(batch_size) if train_arrays is not None else None,
-        "steps_per_epoch": spe,
-        "total_steps": total,
+        "regimes": plan.regimes,
+        "seeds": plan.seeds,
+        "epochs": plan.epochs,
+        "batch_size": plan.batch_size if train_arrays is not None else None,
+        "steps_per_epoch": plan.steps_per_epoch,
+        "total_steps": plan.total_steps,
         "train_examples": None if train_arrays is None else int(len(train_arrays[0])),
         "test_examples": None if test_arrays is None else int(len(test_arrays[0])),
-        "score": score,
-        "greater_is_better": greater_is_better,
-        "loss": loss_name,
-        "optimizer": keras.optimizers.serialize(base),
-        "curriculum": None if lerac_optimizer is None else _curriculum_record(lerac_optimizer, spe, schedule),
-        "cbs": {"kernel_size": 3, "sigma": cbs_sigma, "decay": cbs_decay, "every_epochs": cbs_every}
-        if "cbs" in regimes
-        else None,
+        "score": plan.score,
+        "greater_is_better": plan.greater_is_better,
+        "loss": getattr(plan.loss, "name", str(plan.loss)),
+        "optimizer": keras.optimizers.serialize(plan.base),
+        "curriculum": None if lerac is None else plan.variants.curriculum_record(lerac, plan.steps_per_epoch),
+        "cbs": plan.variants.cbs_record() if "cbs" in plan.regimes else None,
         "pairing": "same initial weights (init_hash) and batch order (order_hash) per seed across regimes",
         "machine": report.machine_info(),
         "batch_order": f"own per-epoch permutation, numpy default_rng([seed, {ORDER_KEY}])"
         if train_arrays is not None
         else "the dataset's own order",
     }
-    comparison = ABComparison(_jsonable(results), differences, _jsonable(settings), lerac_optimizer)
-    if output is not None:
-        comparison.write(output)
-    return comparison
-
-
-def _differences(results: dict, greater_is_better: bool) -> dict:
-    pairs = [(r, REFERENCE) for r in results if r != REFERENCE and REFERENCE in results]
-    if "lerac" in results and "warmup" in results:
-        pairs.append(("lerac", "warmup"))
-    out = {}
-    for a, b in pairs:
-        d = stats.paired_difference(results[a]["scores"], results[b]["scores"])
-        if not greater_is_better:
-            d["wins"], d["losses"] = d["losses"], d["wins"]
-        out[f"{a} - {b}"] = d
-    return out
-
-
-def _curriculum_record(optimizer, steps_per_epoch: int | None, schedule: str) -> dict:
-    config = optimizer.get_config()
-    return {
-        "lerac_schedule": schedule,
-        "curriculum_steps": config["curriculum_steps"],
-        "curriculum_epochs": None if not steps_per_epoch else config["curriculum_steps"] / steps_per_epoch,
-        "min_learning_rate": optimizer.curriculum.start_rates[-1]
-        if optimizer.built
-        else config["min_learning_rate"],
-        "total_steps": config.get("total_steps"),
-        "suggested": list(getattr(optimizer, "suggested_settings", ())),
-        "num_buckets": len(optimizer.start_ratios),
-    }
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
