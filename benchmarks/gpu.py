@@ -47,10 +47,11 @@ import json
 import os
 import sys
 import time
+from functools import partial
 
-from benchmarks import overhead
+from benchmarks import overhead, timing
 from benchmarks import report as report_writer
-from benchmarks.timing import measure, summarise
+from benchmarks.timing import summarise
 from benchmarks.workers import check_backends, forwarded, spawn_worker, stderr_log, worker_header
 
 MODULE = "benchmarks.gpu"
@@ -196,48 +197,41 @@ def run_worker(
         return out
     t0 = time.perf_counter()
     batch = batch or settings["batch"]
-    rounds = rounds or settings["rounds"]
-    steps = steps or settings["steps"]
-    block_s = settings["block_s"] if block_s is None else block_s
+    timed = timing.options(settings, rounds, steps, block_s, first_repeats)
     if precision:
         keras.mixed_precision.set_global_policy(PRECISIONS[precision])
     try:
         if settings["warm_up"]:
             out["warm_up_s"] = overhead.warm_up_process(conv=True)
-        keras.utils.set_random_seed(0)
-        base = recipe().resnet18(
-            NUM_CLASSES, width=settings["width"], blocks_per_stage=settings["blocks_per_stage"]
+        name, measured = timing.measure_model(
+            partial(
+                recipe().resnet18,
+                NUM_CLASSES,
+                width=settings["width"],
+                blocks_per_stage=settings["blocks_per_stage"],
+            ),
+            make_arm,
+            list(arms),
+            partial(make_data, batch=batch),
+            batch,
+            first_steps=settings["first_steps"],
+            **timed,
         )
-        weights = base.get_weights()
         row = {
             "model": "resnet18",
-            "model_name": base.name if mode == "full" else f"{base.name} (tiny)",
+            "model_name": name if mode == "full" else f"{name} (tiny)",
             "optimizer": "sgd",
             "batch_size": batch,
             "precision": out["precision"],
+            **measured,
         }
-        row.update(
-            measure(
-                lambda arm: make_arm(arm, base, weights),
-                list(arms),
-                lambda s: make_data(s, batch),
-                batch,
-                first_steps=settings["first_steps"],
-                rounds=rounds,
-                steps=steps,
-                block_s=block_s,
-                steps_range=settings["steps_range"],
-                first_repeats=first_repeats,
-            )
-        )
         row["buckets_by_arm"] = {arm: a["buckets"] for arm, a in row["arms"].items() if a["buckets"]}
         summarise(row, TARGETS, CHECKED)
         out["results"].append(row)
         log(
             f"[{backend}] ResNet-18 {out['precision']} batch {batch}: "
-            f"{row['steps']} steps x {rounds} rounds, "
-            + ", ".join(f"{arm} {row['arms'][arm]['step_ms_median']:.2f} ms" for arm in arms)
-            + f" ({time.perf_counter() - t0:.0f} s)"
+            f"{row['steps']} steps x {row['rounds']} rounds, {timing.step_times(row)}"
+            f" ({time.perf_counter() - t0:.0f} s)"
         )
     finally:
         keras.mixed_precision.set_global_policy("float32")

@@ -82,10 +82,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from benchmarks import report as report_writer
 from benchmarks import timing
-from benchmarks.timing import CHECKED, REFERENCE_ARM, measure, timed_fit
+from benchmarks.timing import CHECKED, REFERENCE_ARM, measure_model, step_times, timed_fit
 from benchmarks.workers import (
     ALL_BACKENDS,
     apply_threads,
@@ -346,23 +347,18 @@ def run_worker(
     first_repeats: int | None = None,
 ) -> dict:
     """Runs every measurement on the current process' backend and returns a dict."""
-    import keras
-
     header = worker_header(backend, mode)
-    settings = dict(MODES[mode])
+    settings = MODES[mode]
     tiny = settings["tiny"]
-    rounds = rounds or settings["rounds"]
-    steps = steps or settings["steps"]
-    block_s = settings["block_s"] if block_s is None else block_s
-    first_repeats = first_repeats or settings["first_repeats"]
+    timed = timing.options(settings, rounds, steps, block_s, first_repeats)
     memory = bool(memory)
     optimizers = tuple(optimizers or settings["optimizers"])
     extras, notes = optional_modules()
     t0 = time.perf_counter()
     out = {
         **header,
-        "rounds": rounds,
-        "block_s": block_s,
+        "rounds": timed["rounds"],
+        "block_s": timed["block_s"],
         "arms_requested": list(arms),
         "notes": notes,
         "loadavg_start": list(os.getloadavg()),
@@ -373,32 +369,20 @@ def run_worker(
     index = 0
     for kind in models:
         batch = batch_size(kind)
-        first_steps = first_steps_for(settings, kind)
         for opt_name in optimizers:
             start = time.perf_counter()
-            keras.utils.set_random_seed(0)
-            base = build_model(kind, tiny)
-            weights = base.get_weights()
-            names = arms_for(kind, arms, extras)
-            row = {"model": kind, "optimizer": opt_name, "model_name": base.name, "batch_size": batch}
-            row.update(
-                measure(
-                    lambda arm, base=base, weights=weights, opt_name=opt_name: make_arm(
-                        arm, base, weights, opt_name, extras
-                    ),
-                    names,
-                    lambda s, kind=kind, batch=batch: make_data(kind, s, tiny, batch),
-                    batch,
-                    first_steps=first_steps,
-                    rounds=rounds,
-                    steps=steps,
-                    block_s=block_s,
-                    steps_range=settings["steps_range"],
-                    first_repeats=first_repeats,
-                    rotate=index,
-                )
+            name, measured = measure_model(
+                partial(build_model, kind, tiny),
+                partial(make_arm, opt_name=opt_name, extras=extras),
+                arms_for(kind, arms, extras),
+                partial(make_data, kind, tiny=tiny, batch=batch),
+                batch,
+                first_steps=first_steps_for(settings, kind),
+                rotate=index,
+                **timed,
             )
             index += 1
+            row = {"model": kind, "optimizer": opt_name, "model_name": name, "batch_size": batch, **measured}
             if memory and opt_name in MEMORY_OPTIMIZERS:
                 for arm in MEMORY_ARMS:
                     row["arms"][arm]["peak_rss_delta_mb"] = memory_probe(
@@ -408,8 +392,8 @@ def run_worker(
             row["wall_s"] = time.perf_counter() - start
             out["results"].append(row)
             log(
-                f"[{backend}] {kind}/{opt_name}: {row['steps']} steps x {rounds} rounds, "
-                + ", ".join(f"{arm} {row['arms'][arm]['step_ms_median']:.2f} ms" for arm in names)
+                f"[{backend}] {kind}/{opt_name}: {row['steps']} steps x {row['rounds']} rounds, "
+                + step_times(row)
                 + (
                     f", LeRaC/plain {row['ratios']['lerac/plain']:.3f}"
                     if "lerac/plain" in row["ratios"]
@@ -418,9 +402,6 @@ def run_worker(
                 + (f", floor {row['floor']['step']['median']:.3f}" if row["floor"] else "")
                 + f" ({row['wall_s']:.0f} s, {time.perf_counter() - t0:.0f} s so far)"
             )
-            del base, weights
-            keras.utils.clear_session()
-            gc.collect()
     out["loadavg_end"] = list(os.getloadavg())
     out["worker_s"] = time.perf_counter() - t0
     return out
