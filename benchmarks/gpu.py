@@ -268,19 +268,13 @@ LEGEND = report_writer.LEGEND.replace(
 def markdown(report: dict) -> str:
     """The GPU table, its legend and notes (`report.table`)."""
     rows, notes = [], []
-    cell = report_writer.ratio_cell
-    for worker in report["workers"]:
+    for worker in report_writer.succeeded(report, rows):
         backend = worker["backend"]
-        if "error" in worker:
-            rows.append(report_writer.error_row(backend, worker["error"]))
-            continue
         if "no_gpu" in worker:
             notes.append(worker["no_gpu"])
             continue
         device = ", ".join(worker["devices"]) or "CPU (--allow-cpu)"
         for row in worker["results"]:
-            checks, floor, targets = row["checks"], row.get("floor") or {}, row["targets"]
-            p = row["arms"]["plain"]
             buckets = row.get("buckets_by_arm", {})
             rows.append(
                 [
@@ -288,15 +282,8 @@ def markdown(report: dict) -> str:
                     device,
                     row["precision"],
                     row["batch_size"],
-                    f"{row['steps']} x {row['rounds']}",
-                    f"{p['step_ms_median']:.2f}",
-                    f"<= {targets['step']:.2f}",
-                    cell(checks.get("step_time"), floor.get("step")),
-                    cell(checks.get("step_time_depth"), floor.get("step")),
-                    f"{p['first_epoch_s']:.2f}",
-                    f"<= {targets['first_epoch']:.2f}",
-                    cell(checks.get("first_epoch"), floor.get("first_epoch")),
-                    cell(checks.get("first_epoch_depth"), floor.get("first_epoch")),
+                    *report_writer.timing_cells(row, "step", ("", "_depth")),
+                    *report_writer.timing_cells(row, "first_epoch", ("", "_depth")),
                     f"{buckets.get('lerac', 'n/a')} / {buckets.get('lerac-depth', 'n/a')}",
                 ]
             )

@@ -461,10 +461,7 @@ COLUMNS = (
 def markdown(report: dict) -> str:
     """The overhead table, its legend and notes (`report.table`)."""
     rows, notes = [], []
-    for worker in report["workers"]:
-        if "error" in worker:
-            rows.append(report_writer.error_row(worker["backend"], worker["error"]))
-            continue
+    for worker in report_writer.succeeded(report, rows):
         for row in worker["results"]:
             arms, ratios, checks = row["arms"], row["ratios"], row["checks"]
             floor = row.get("floor") or {}
@@ -484,22 +481,14 @@ def markdown(report: dict) -> str:
                     f"peak RSS MiB plain / LeRaC {report_writer.fmt(p['peak_rss_delta_mb'], '.0f')} / "
                     f"{report_writer.fmt(le, '.0f')}"
                 )
-            cell = report_writer.ratio_cell
             rows.append(
                 [
                     worker["backend"],
                     row["model_name"],
                     row["optimizer"],
                     row.get("buckets"),
-                    f"{row['steps']} x {row['rounds']}",
-                    f"{p['step_ms_median']:.2f}",
-                    f"<= {targets['step']:.2f}",
-                    cell(checks.get("step_time"), floor.get("step")),
-                    cell(checks.get("step_time_after"), floor.get("step")),
-                    f"{p['first_epoch_s']:.2f}",
-                    f"<= {targets['first_epoch']:.2f}",
-                    cell(checks.get("first_epoch"), floor.get("first_epoch")),
-                    cell(checks.get("first_epoch_after"), floor.get("first_epoch")),
+                    *report_writer.timing_cells(row, "step", ("", "_after"), targets),
+                    *report_writer.timing_cells(row, "first_epoch", ("", "_after"), targets),
                     opt_cell,
                     "; ".join(others),
                 ]

@@ -192,27 +192,17 @@ LEGEND = report_writer.LEGEND + (
 def markdown(report: dict) -> str:
     """The scaling table, its legend and notes (`report.table`)."""
     rows, notes = [], []
-    for worker in report["workers"]:
-        if "error" in worker:
-            rows.append(report_writer.error_row(worker["backend"], worker["error"]))
-            continue
+    for worker in report_writer.succeeded(report, rows):
         for row in worker["results"]:
-            checks, floor, targets = row["checks"], row.get("floor") or {}, row["targets"]
-            p = row["arms"]["plain"]
             rows.append(
                 [
                     worker["backend"],
                     row["optimizer"],
                     row["buckets"],
                     row["model_name"],
-                    f"{row['steps']} x {row['rounds']}",
-                    f"{p['step_ms_median']:.2f}",
-                    f"<= {targets['step']:.2f}",
-                    report_writer.ratio_cell(checks.get("step_time"), floor.get("step")),
+                    *report_writer.timing_cells(row, "step"),
                     f"{row['extra_us_per_bucket']:.1f}",
-                    f"{p['first_epoch_s']:.2f}",
-                    f"<= {targets['first_epoch']:.2f}",
-                    report_writer.ratio_cell(checks.get("first_epoch"), floor.get("first_epoch")),
+                    *report_writer.timing_cells(row, "first_epoch"),
                 ]
             )
             if row["buckets"] != row["buckets_planned"]:
