@@ -118,34 +118,26 @@ TARGETS = {
 MLP_SHAPES = {"mlp": (24, 64), "mlp96": (96, 32)}
 TINY_MLP_SHAPES = {"mlp": (4, 16), "mlp96": (8, 8)}
 
-MODES = {
+FULL = {
     # rounds: timed rounds per row (a multiple of the Williams period keeps the design
     # balanced: 4 for the four core arms); block_s: target seconds of a timed block;
     # steps: fixed steps per block (None: calibrated to block_s within steps_range);
     # first_steps: batches of the first (compiling) fit and of the warm-up block;
     # warm_up: train throwaway models first (see warm_up_process).
-    "full": {
-        "rounds": 20,
-        "block_s": 0.4,
-        "steps": None,
-        "steps_range": (3, 400),
-        "first_steps": {"cnn": 2, "mlp": 10, "mlp96": 5},
-        "first_repeats": 1,
-        "warm_up": True,
-        "tiny": False,
-        "optimizers": ("sgd", "adam"),
-    },
-    "quick": {
-        "rounds": 8,
-        "block_s": 0.2,
-        "steps": None,
-        "steps_range": (2, 200),
-        "first_steps": {"cnn": 2, "mlp": 10, "mlp96": 5},
-        "first_repeats": 1,
-        "warm_up": True,
-        "tiny": False,
-        "optimizers": ("sgd",),
-    },
+    "rounds": 20,
+    "block_s": 0.4,
+    "steps": None,
+    "steps_range": (3, 400),
+    "first_steps": {"cnn": 2, "mlp": 10, "mlp96": 5},
+    "first_repeats": 1,
+    "warm_up": True,
+    "tiny": False,
+    "optimizers": ("sgd", "adam"),
+}
+MODES = {
+    "full": FULL,
+    # the full run, shorter: fewer and shorter blocks, SGD only
+    "quick": {**FULL, "rounds": 8, "block_s": 0.2, "steps_range": (2, 200), "optimizers": ("sgd",)},
     "tiny": {
         "rounds": 2,
         "block_s": 0.0,
