@@ -27,6 +27,16 @@ def _fmt(mean, se, digits=2) -> str:
     return text + (f" ± {se:.{digits}f}" if se is not None else "")
 
 
+def _tuned(config: dict) -> tuple[str, str] | None:
+    """A config's tuning cells: its grid (`rate: validation acc %, ...`) and the chosen rate
+    (⚠ at the grid's edge); None while its tuning is incomplete."""
+    tuning = config["tuning"]
+    if tuning is None:
+        return None
+    grid = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
+    return grid, f"{config['base_lr']:g}{' ⚠' if tuning['at_edge'] else ''}"
+
+
 def _ratio(r: float) -> str:
     return f"1e{round(math.log10(r))}"
 
@@ -69,18 +79,17 @@ def markdown(summary: dict, design: dict, meta: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in summary["configs"]:
-        tuning = c["tuning"]
-        if tuning is None:
+        tuned = _tuned(c)
+        if tuned is None:
             out.append(f"| {c['label']} | - | (tuning incomplete) | - | - | - |")
             continue
-        table = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
-        edge = " ⚠" if tuning["at_edge"] else ""
+        grid, chosen = tuned
         conv = _fmt(c.get("conv_final_mean"), None).lstrip("+")
         if c.get("conv_final_sd") is not None:
             conv += f" (± {c['conv_final_sd']:.2f}, n={c['n']})"
         best = _fmt(c.get("conv_best_mean"), None).lstrip("+")
         steps = c.get("total_steps") or "-"
-        out.append(f"| {c['label']} | {steps} | {table} | {c['base_lr']:g}{edge} | {conv} | {best} |")
+        out.append(f"| {c['label']} | {steps} | {grid} | {chosen} | {conv} | {best} |")
 
     out += ["", "## Main grids: K x start ratio", ""]
     for block in design["blocks"]:
@@ -263,12 +272,8 @@ def controls_markdown(summary: dict, design: dict, meta: dict) -> str:
     out += ["", "## Base rates (tuned for the conventional regime on a validation split)", ""]
     out += ["| config | base rate: validation acc % | chosen |", "|---|---|---|"]
     for c in summary["configs"]:
-        tuning = c["tuning"]
-        if tuning is None:
-            out.append(f"| {c['label']} | (tuning incomplete) | - |")
-            continue
-        table = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
-        out.append(f"| {c['label']} | {table} | {c['base_lr']:g}{' ⚠' if tuning['at_edge'] else ''} |")
+        grid, chosen = _tuned(c) or ("(tuning incomplete)", "-")
+        out.append(f"| {c['label']} | {grid} | {chosen} |")
     return "\n".join(out) + "\n"
 
 
