@@ -43,8 +43,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
 import sys
 import time
 from functools import partial
@@ -52,7 +50,7 @@ from functools import partial
 from benchmarks import overhead, timing
 from benchmarks import report as report_writer
 from benchmarks.timing import summarise
-from benchmarks.workers import check_backends, forwarded, spawn_worker, stderr_log, worker_header
+from benchmarks.workers import check_backends, spawn_workers, stderr_log, worker_header, write_result
 
 MODULE = "benchmarks.gpu"
 
@@ -336,9 +334,7 @@ def main(argv=None) -> int:
             arms=arms,
             log=stderr_log,
         )
-        with open(args.json_out, "w") as f:
-            json.dump(result, f, indent=1)
-        return 0
+        return write_result(args.json_out, result)
     backends = check_backends(args.backends)
     report = report_writer.new_report(MODULE, argv, mode, None)
     start = time.perf_counter()
@@ -353,10 +349,7 @@ def main(argv=None) -> int:
         "first_repeats",
         "arms",
     )
-    for backend in backends:
-        os.makedirs(args.output, exist_ok=True)
-        path = os.path.join(args.output, f"gpu_{backend}.json")
-        worker = spawn_worker(MODULE, backend, path, forwarded(args, options))
+    for worker in spawn_workers(MODULE, backends, args.output, args, options):
         if "no_gpu" in worker:
             print(worker["no_gpu"], flush=True)
         report["workers"].append(worker)

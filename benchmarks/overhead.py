@@ -91,12 +91,12 @@ from benchmarks.workers import (
     ALL_BACKENDS,
     apply_threads,
     check_backends,
-    forwarded,
     module_command,
     module_env,
-    spawn_worker,
+    spawn_workers,
     stderr_log,
     worker_header,
+    write_result,
 )
 
 MODULE = "benchmarks.overhead"
@@ -561,9 +561,7 @@ def _worker_main(args) -> int:
         first_repeats=args.first_repeats,
     )
     result["threads"] = args.threads
-    with open(args.json_out, "w") as f:
-        json.dump(result, f, indent=1)
-    return 0
+    return write_result(args.json_out, result)
 
 
 def main(argv=None) -> int:
@@ -590,10 +588,7 @@ def main(argv=None) -> int:
         "first_repeats",
         "memory",
     )
-    for backend in backends:
-        os.makedirs(args.output, exist_ok=True)
-        path = os.path.join(args.output, f"overhead_{backend}.json")
-        report["workers"].append(spawn_worker(MODULE, backend, path, forwarded(args, options), args.threads))
+    report["workers"].extend(spawn_workers(MODULE, backends, args.output, args, options, args.threads))
     report["wall_s"] = time.perf_counter() - start
     report_writer.write(args.output, "overhead", report, markdown(report))
     print(f"total {report['wall_s']:.0f} s; wrote {args.output}/overhead.json and overhead.md")

@@ -25,7 +25,6 @@ backend x optimizer, with the noise floor and the targets).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -37,10 +36,10 @@ from benchmarks.workers import (
     ALL_BACKENDS,
     apply_threads,
     check_backends,
-    forwarded,
-    spawn_worker,
+    spawn_workers,
     stderr_log,
     worker_header,
+    write_result,
 )
 
 MODULE = "benchmarks.scaling"
@@ -346,9 +345,7 @@ def main(argv=None) -> int:
             log=stderr_log,
         )
         result["threads"] = args.threads
-        with open(args.json_out, "w") as f:
-            json.dump(result, f, indent=1)
-        return 0
+        return write_result(args.json_out, result)
     backends = check_backends(args.backends)
     for n in _ints(args.sizes) or ():
         model_name(n, 1)  # fail early on a bad size
@@ -356,10 +353,7 @@ def main(argv=None) -> int:
     report = report_writer.new_report(MODULE, argv, mode, args.threads)
     start = time.perf_counter()
     options = ("tiny", "sizes", "width", "rounds", "steps", "block_seconds", "first_repeats", "optimizers")
-    for backend in backends:
-        path = os.path.join(args.output, f"scaling_{backend}.json")
-        worker = spawn_worker(MODULE, backend, path, forwarded(args, options), args.threads)
-        report["workers"].append(worker)
+    report["workers"].extend(spawn_workers(MODULE, backends, args.output, args, options, args.threads))
     report["wall_s"] = time.perf_counter() - start
     report_writer.write(args.output, "scaling", report, markdown(report))
     png = plot(report, os.path.join(args.output, "scaling.png"))
