@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 
 from benchmarks.sensitivity.design import config_key, config_label
 from benchmarks.sensitivity.stats import CONTRASTS, aggregate
@@ -92,11 +93,7 @@ def markdown(summary: dict, design: dict, meta: dict) -> str:
         out.append(f"| {c['label']} | {steps} | {grid} | {chosen} | {conv} | {best} |")
 
     out += ["", "## Main grids: K x start ratio", ""]
-    for block in design["blocks"]:
-        if block["kind"] != "grid":
-            continue
-        cfg, schedule = block["config"], block["cells"][0][0]
-        grid = _grid(index, block, design)
+    for block, cfg, schedule, grid in _main_grids(index, design):
         out += [f"### {block['name']} ({config_label(cfg)}, {schedule}; {_seeds_text(grid)})", ""]
         out += [f"![heat map](heatmap_{_slug(block['name'])}.png)", ""]
         for what, field in (("Final epoch", "diff_final"), ("Best epoch", "diff_best")):
@@ -151,6 +148,13 @@ def _grid(index: dict, block: dict, design: dict) -> list[list[dict | None]]:
     return [[index.get((key, schedule, k, r)) for r in design["start_ratios"]] for k in design["k_fractions"]]
 
 
+def _main_grids(index: dict, design: dict) -> Iterator[tuple[dict, dict, str, list[list[dict | None]]]]:
+    """Each main grid of the design: its block, configuration, schedule and cells (`_grid`)."""
+    for block in design["blocks"]:
+        if block["kind"] == "grid":
+            yield block, block["config"], block["cells"][0][0], _grid(index, block, design)
+
+
 def _seeds_text(grid: list[list[dict | None]]) -> str:
     counts = sorted({cell["n"] for row in grid for cell in row if cell is not None})
     if not counts:
@@ -175,11 +179,7 @@ def heatmaps(summary: dict, design: dict, output: str) -> list[str]:
     index = _cell_index(summary)
     ks, ratios = design["k_fractions"], design["start_ratios"]
     paths = []
-    for block in design["blocks"]:
-        if block["kind"] != "grid":
-            continue
-        cfg, schedule = block["config"], block["cells"][0][0]
-        grid = _grid(index, block, design)
+    for block, cfg, schedule, grid in _main_grids(index, design):
         grids = {}
         for field in ("diff_final", "diff_best"):
             mean = np.full((len(ks), len(ratios)), np.nan)
