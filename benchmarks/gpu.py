@@ -43,15 +43,14 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import os
 import sys
 import time
+from functools import partial
 
-from benchmarks import overhead
+from benchmarks import overhead, timing
 from benchmarks import report as report_writer
-from benchmarks.timing import measure, summarise
-from benchmarks.workers import check_backends, forwarded, spawn_worker, stderr_log, worker_header
+from benchmarks.timing import summarise
+from benchmarks.workers import check_backends, spawn_workers, stderr_log, worker_header, write_result
 
 MODULE = "benchmarks.gpu"
 
@@ -196,48 +195,41 @@ def run_worker(
         return out
     t0 = time.perf_counter()
     batch = batch or settings["batch"]
-    rounds = rounds or settings["rounds"]
-    steps = steps or settings["steps"]
-    block_s = settings["block_s"] if block_s is None else block_s
+    timed = timing.options(settings, rounds, steps, block_s, first_repeats)
     if precision:
         keras.mixed_precision.set_global_policy(PRECISIONS[precision])
     try:
         if settings["warm_up"]:
             out["warm_up_s"] = overhead.warm_up_process(conv=True)
-        keras.utils.set_random_seed(0)
-        base = recipe().resnet18(
-            NUM_CLASSES, width=settings["width"], blocks_per_stage=settings["blocks_per_stage"]
+        name, measured = timing.measure_model(
+            partial(
+                recipe().resnet18,
+                NUM_CLASSES,
+                width=settings["width"],
+                blocks_per_stage=settings["blocks_per_stage"],
+            ),
+            make_arm,
+            list(arms),
+            partial(make_data, batch=batch),
+            batch,
+            first_steps=settings["first_steps"],
+            **timed,
         )
-        weights = base.get_weights()
         row = {
             "model": "resnet18",
-            "model_name": base.name if mode == "full" else f"{base.name} (tiny)",
+            "model_name": name if mode == "full" else f"{name} (tiny)",
             "optimizer": "sgd",
             "batch_size": batch,
             "precision": out["precision"],
+            **measured,
         }
-        row.update(
-            measure(
-                lambda arm: make_arm(arm, base, weights),
-                list(arms),
-                lambda s: make_data(s, batch),
-                batch,
-                first_steps=settings["first_steps"],
-                rounds=rounds,
-                steps=steps,
-                block_s=block_s,
-                steps_range=settings["steps_range"],
-                first_repeats=first_repeats,
-            )
-        )
         row["buckets_by_arm"] = {arm: a["buckets"] for arm, a in row["arms"].items() if a["buckets"]}
         summarise(row, TARGETS, CHECKED)
         out["results"].append(row)
         log(
             f"[{backend}] ResNet-18 {out['precision']} batch {batch}: "
-            f"{row['steps']} steps x {rounds} rounds, "
-            + ", ".join(f"{arm} {row['arms'][arm]['step_ms_median']:.2f} ms" for arm in arms)
-            + f" ({time.perf_counter() - t0:.0f} s)"
+            f"{row['steps']} steps x {row['rounds']} rounds, {timing.step_times(row)}"
+            f" ({time.perf_counter() - t0:.0f} s)"
         )
     finally:
         keras.mixed_precision.set_global_policy("float32")
@@ -274,19 +266,13 @@ LEGEND = report_writer.LEGEND.replace(
 def markdown(report: dict) -> str:
     """The GPU table, its legend and notes (`report.table`)."""
     rows, notes = [], []
-    cell = report_writer.ratio_cell
-    for worker in report["workers"]:
+    for worker in report_writer.succeeded(report, rows):
         backend = worker["backend"]
-        if "error" in worker:
-            rows.append(report_writer.error_row(backend, worker["error"]))
-            continue
         if "no_gpu" in worker:
             notes.append(worker["no_gpu"])
             continue
         device = ", ".join(worker["devices"]) or "CPU (--allow-cpu)"
         for row in worker["results"]:
-            checks, floor, targets = row["checks"], row.get("floor") or {}, row["targets"]
-            p = row["arms"]["plain"]
             buckets = row.get("buckets_by_arm", {})
             rows.append(
                 [
@@ -294,15 +280,8 @@ def markdown(report: dict) -> str:
                     device,
                     row["precision"],
                     row["batch_size"],
-                    f"{row['steps']} x {row['rounds']}",
-                    f"{p['step_ms_median']:.2f}",
-                    f"<= {targets['step']:.2f}",
-                    cell(checks.get("step_time"), floor.get("step")),
-                    cell(checks.get("step_time_depth"), floor.get("step")),
-                    f"{p['first_epoch_s']:.2f}",
-                    f"<= {targets['first_epoch']:.2f}",
-                    cell(checks.get("first_epoch"), floor.get("first_epoch")),
-                    cell(checks.get("first_epoch_depth"), floor.get("first_epoch")),
+                    *report_writer.timing_cells(row, "step", ("", "_depth")),
+                    *report_writer.timing_cells(row, "first_epoch", ("", "_depth")),
                     f"{buckets.get('lerac', 'n/a')} / {buckets.get('lerac-depth', 'n/a')}",
                 ]
             )
@@ -355,9 +334,7 @@ def main(argv=None) -> int:
             arms=arms,
             log=stderr_log,
         )
-        with open(args.json_out, "w") as f:
-            json.dump(result, f, indent=1)
-        return 0
+        return write_result(args.json_out, result)
     backends = check_backends(args.backends)
     report = report_writer.new_report(MODULE, argv, mode, None)
     start = time.perf_counter()
@@ -372,10 +349,7 @@ def main(argv=None) -> int:
         "first_repeats",
         "arms",
     )
-    for backend in backends:
-        os.makedirs(args.output, exist_ok=True)
-        path = os.path.join(args.output, f"gpu_{backend}.json")
-        worker = spawn_worker(MODULE, backend, path, forwarded(args, options))
+    for worker in spawn_workers(MODULE, backends, args.output, args, options):
         if "no_gpu" in worker:
             print(worker["no_gpu"], flush=True)
         report["workers"].append(worker)

@@ -82,20 +82,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 
 from benchmarks import report as report_writer
 from benchmarks import timing
-from benchmarks.timing import CHECKED, REFERENCE_ARM, measure, timed_fit
+from benchmarks.timing import CHECKED, REFERENCE_ARM, measure_model, step_times, timed_fit
 from benchmarks.workers import (
     ALL_BACKENDS,
     apply_threads,
     check_backends,
-    forwarded,
     module_command,
     module_env,
-    spawn_worker,
+    spawn_workers,
     stderr_log,
     worker_header,
+    write_result,
 )
 
 MODULE = "benchmarks.overhead"
@@ -117,34 +118,26 @@ TARGETS = {
 MLP_SHAPES = {"mlp": (24, 64), "mlp96": (96, 32)}
 TINY_MLP_SHAPES = {"mlp": (4, 16), "mlp96": (8, 8)}
 
-MODES = {
+FULL = {
     # rounds: timed rounds per row (a multiple of the Williams period keeps the design
     # balanced: 4 for the four core arms); block_s: target seconds of a timed block;
     # steps: fixed steps per block (None: calibrated to block_s within steps_range);
     # first_steps: batches of the first (compiling) fit and of the warm-up block;
     # warm_up: train throwaway models first (see warm_up_process).
-    "full": {
-        "rounds": 20,
-        "block_s": 0.4,
-        "steps": None,
-        "steps_range": (3, 400),
-        "first_steps": {"cnn": 2, "mlp": 10, "mlp96": 5},
-        "first_repeats": 1,
-        "warm_up": True,
-        "tiny": False,
-        "optimizers": ("sgd", "adam"),
-    },
-    "quick": {
-        "rounds": 8,
-        "block_s": 0.2,
-        "steps": None,
-        "steps_range": (2, 200),
-        "first_steps": {"cnn": 2, "mlp": 10, "mlp96": 5},
-        "first_repeats": 1,
-        "warm_up": True,
-        "tiny": False,
-        "optimizers": ("sgd",),
-    },
+    "rounds": 20,
+    "block_s": 0.4,
+    "steps": None,
+    "steps_range": (3, 400),
+    "first_steps": {"cnn": 2, "mlp": 10, "mlp96": 5},
+    "first_repeats": 1,
+    "warm_up": True,
+    "tiny": False,
+    "optimizers": ("sgd", "adam"),
+}
+MODES = {
+    "full": FULL,
+    # the full run, shorter: fewer and shorter blocks, SGD only
+    "quick": {**FULL, "rounds": 8, "block_s": 0.2, "steps_range": (2, 200), "optimizers": ("sgd",)},
     "tiny": {
         "rounds": 2,
         "block_s": 0.0,
@@ -346,23 +339,18 @@ def run_worker(
     first_repeats: int | None = None,
 ) -> dict:
     """Runs every measurement on the current process' backend and returns a dict."""
-    import keras
-
     header = worker_header(backend, mode)
-    settings = dict(MODES[mode])
+    settings = MODES[mode]
     tiny = settings["tiny"]
-    rounds = rounds or settings["rounds"]
-    steps = steps or settings["steps"]
-    block_s = settings["block_s"] if block_s is None else block_s
-    first_repeats = first_repeats or settings["first_repeats"]
+    timed = timing.options(settings, rounds, steps, block_s, first_repeats)
     memory = bool(memory)
     optimizers = tuple(optimizers or settings["optimizers"])
     extras, notes = optional_modules()
     t0 = time.perf_counter()
     out = {
         **header,
-        "rounds": rounds,
-        "block_s": block_s,
+        "rounds": timed["rounds"],
+        "block_s": timed["block_s"],
         "arms_requested": list(arms),
         "notes": notes,
         "loadavg_start": list(os.getloadavg()),
@@ -373,32 +361,20 @@ def run_worker(
     index = 0
     for kind in models:
         batch = batch_size(kind)
-        first_steps = first_steps_for(settings, kind)
         for opt_name in optimizers:
             start = time.perf_counter()
-            keras.utils.set_random_seed(0)
-            base = build_model(kind, tiny)
-            weights = base.get_weights()
-            names = arms_for(kind, arms, extras)
-            row = {"model": kind, "optimizer": opt_name, "model_name": base.name, "batch_size": batch}
-            row.update(
-                measure(
-                    lambda arm, base=base, weights=weights, opt_name=opt_name: make_arm(
-                        arm, base, weights, opt_name, extras
-                    ),
-                    names,
-                    lambda s, kind=kind, batch=batch: make_data(kind, s, tiny, batch),
-                    batch,
-                    first_steps=first_steps,
-                    rounds=rounds,
-                    steps=steps,
-                    block_s=block_s,
-                    steps_range=settings["steps_range"],
-                    first_repeats=first_repeats,
-                    rotate=index,
-                )
+            name, measured = measure_model(
+                partial(build_model, kind, tiny),
+                partial(make_arm, opt_name=opt_name, extras=extras),
+                arms_for(kind, arms, extras),
+                partial(make_data, kind, tiny=tiny, batch=batch),
+                batch,
+                first_steps=first_steps_for(settings, kind),
+                rotate=index,
+                **timed,
             )
             index += 1
+            row = {"model": kind, "optimizer": opt_name, "model_name": name, "batch_size": batch, **measured}
             if memory and opt_name in MEMORY_OPTIMIZERS:
                 for arm in MEMORY_ARMS:
                     row["arms"][arm]["peak_rss_delta_mb"] = memory_probe(
@@ -408,8 +384,8 @@ def run_worker(
             row["wall_s"] = time.perf_counter() - start
             out["results"].append(row)
             log(
-                f"[{backend}] {kind}/{opt_name}: {row['steps']} steps x {rounds} rounds, "
-                + ", ".join(f"{arm} {row['arms'][arm]['step_ms_median']:.2f} ms" for arm in names)
+                f"[{backend}] {kind}/{opt_name}: {row['steps']} steps x {row['rounds']} rounds, "
+                + step_times(row)
                 + (
                     f", LeRaC/plain {row['ratios']['lerac/plain']:.3f}"
                     if "lerac/plain" in row["ratios"]
@@ -418,9 +394,6 @@ def run_worker(
                 + (f", floor {row['floor']['step']['median']:.3f}" if row["floor"] else "")
                 + f" ({row['wall_s']:.0f} s, {time.perf_counter() - t0:.0f} s so far)"
             )
-            del base, weights
-            keras.utils.clear_session()
-            gc.collect()
     out["loadavg_end"] = list(os.getloadavg())
     out["worker_s"] = time.perf_counter() - t0
     return out
@@ -480,10 +453,7 @@ COLUMNS = (
 def markdown(report: dict) -> str:
     """The overhead table, its legend and notes (`report.table`)."""
     rows, notes = [], []
-    for worker in report["workers"]:
-        if "error" in worker:
-            rows.append(report_writer.error_row(worker["backend"], worker["error"]))
-            continue
+    for worker in report_writer.succeeded(report, rows):
         for row in worker["results"]:
             arms, ratios, checks = row["arms"], row["ratios"], row["checks"]
             floor = row.get("floor") or {}
@@ -503,22 +473,14 @@ def markdown(report: dict) -> str:
                     f"peak RSS MiB plain / LeRaC {report_writer.fmt(p['peak_rss_delta_mb'], '.0f')} / "
                     f"{report_writer.fmt(le, '.0f')}"
                 )
-            cell = report_writer.ratio_cell
             rows.append(
                 [
                     worker["backend"],
                     row["model_name"],
                     row["optimizer"],
                     row.get("buckets"),
-                    f"{row['steps']} x {row['rounds']}",
-                    f"{p['step_ms_median']:.2f}",
-                    f"<= {targets['step']:.2f}",
-                    cell(checks.get("step_time"), floor.get("step")),
-                    cell(checks.get("step_time_after"), floor.get("step")),
-                    f"{p['first_epoch_s']:.2f}",
-                    f"<= {targets['first_epoch']:.2f}",
-                    cell(checks.get("first_epoch"), floor.get("first_epoch")),
-                    cell(checks.get("first_epoch_after"), floor.get("first_epoch")),
+                    *report_writer.timing_cells(row, "step", ("", "_after"), targets),
+                    *report_writer.timing_cells(row, "first_epoch", ("", "_after"), targets),
                     opt_cell,
                     "; ".join(others),
                 ]
@@ -599,9 +561,7 @@ def _worker_main(args) -> int:
         first_repeats=args.first_repeats,
     )
     result["threads"] = args.threads
-    with open(args.json_out, "w") as f:
-        json.dump(result, f, indent=1)
-    return 0
+    return write_result(args.json_out, result)
 
 
 def main(argv=None) -> int:
@@ -628,10 +588,7 @@ def main(argv=None) -> int:
         "first_repeats",
         "memory",
     )
-    for backend in backends:
-        os.makedirs(args.output, exist_ok=True)
-        path = os.path.join(args.output, f"overhead_{backend}.json")
-        report["workers"].append(spawn_worker(MODULE, backend, path, forwarded(args, options), args.threads))
+    report["workers"].extend(spawn_workers(MODULE, backends, args.output, args, options, args.threads))
     report["wall_s"] = time.perf_counter() - start
     report_writer.write(args.output, "overhead", report, markdown(report))
     print(f"total {report['wall_s']:.0f} s; wrote {args.output}/overhead.json and overhead.md")

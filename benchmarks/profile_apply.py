@@ -36,7 +36,7 @@ import time
 
 from benchmarks import report as report_writer
 from benchmarks.overhead import CURRICULUM_STEPS, MIN_RATE, base_optimizer, build_model
-from benchmarks.workers import apply_threads, module_command, module_env
+from benchmarks.workers import apply_threads, module_command, module_env, write_result
 
 MODULE = "benchmarks.profile_apply"
 
@@ -236,10 +236,7 @@ def main(argv=None) -> int:
     models, optimizers = args.models.split(","), args.optimizers.split(",")
     if args.worker:
         apply_threads(args.worker, args.threads)
-        rows = worker(args.worker, args.calls, args.cprofile, models, optimizers)
-        with open(args.json_out, "w") as f:
-            json.dump(rows, f, indent=1)
-        return 0
+        return write_result(args.json_out, worker(args.worker, args.calls, args.cprofile, models, optimizers))
     os.makedirs(args.output, exist_ok=True)
     rows = []
     for backend in args.backends.split(","):

@@ -1,7 +1,8 @@
 """The one report writer of the benchmarks: markdown tables, the header, `NAME.json` + `NAME.md`.
 
-Every harness builds its rows as lists of cells and hands them to `table`; a driver
-starts its report with `new_report` (the command, the machine from
+Every harness builds its rows as lists of cells (a timing row's through `timing_cells`,
+the workers that ran through `succeeded`) and hands them to `table`; a driver starts
+its report with `new_report` (the command, the machine from
 `keras_lerac.experiments.report.machine_info`, the load) and ends with `write`, which
 writes the JSON with every number and the markdown with the header and the table.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 LEGEND = (
     "Ratios are LeRaC / plain: the median over rounds of the ratio within a round, with its "
@@ -79,6 +80,34 @@ def ratio_cell(check: dict | None, floor: dict | None) -> str:
         parts.append(f"floor {interval(*floor['ci'])}")
     extra = f" ({'; '.join(parts)})" if parts else ""
     return f"{check['value']:.3f} {mark(check)}{extra}"
+
+
+def timing_cells(
+    row: dict, measure: str, suffixes: Sequence[str] = ("",), targets: dict | None = None
+) -> list[str]:
+    """A timing row's cells of one measure, `step` or `first_epoch` (`timing.summarise`).
+
+    `step`: steps x rounds, plain's median ms/step, the target, and the ratio cell of each
+    arm checked as `step_time<suffix>`; `first_epoch`: plain's first epoch in seconds, the
+    target, and the ratio cells of `first_epoch<suffix>`. `targets` defaults to the row's.
+    """
+    plain = row["arms"]["plain"]
+    if measure == "step":
+        head, check = [f"{row['steps']} x {row['rounds']}", f"{plain['step_ms_median']:.2f}"], "step_time"
+    else:
+        head, check = [f"{plain['first_epoch_s']:.2f}"], "first_epoch"
+    floor = (row.get("floor") or {}).get(measure)
+    target = f"<= {(targets or row['targets'])[measure]:.2f}"
+    return [*head, target, *(ratio_cell(row["checks"].get(check + suffix), floor) for suffix in suffixes)]
+
+
+def succeeded(report: dict, rows: list) -> Iterator[dict]:
+    """The report's workers that ran, in order; each one that failed adds its error row to `rows`."""
+    for worker in report["workers"]:
+        if "error" in worker:
+            rows.append(error_row(worker["backend"], worker["error"]))
+        else:
+            yield worker
 
 
 def floor_note(backend: str, name: str, floor: dict | None) -> str | None:

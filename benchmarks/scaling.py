@@ -25,23 +25,21 @@ backend x optimizer, with the noise floor and the targets).
 from __future__ import annotations
 
 import argparse
-import gc
-import json
 import os
 import sys
 import time
+from functools import partial
 
-from benchmarks import overhead
+from benchmarks import overhead, timing
 from benchmarks import report as report_writer
-from benchmarks.timing import measure
 from benchmarks.workers import (
     ALL_BACKENDS,
     apply_threads,
     check_backends,
-    forwarded,
-    spawn_worker,
+    spawn_workers,
     stderr_log,
     worker_header,
+    write_result,
 )
 
 MODULE = "benchmarks.scaling"
@@ -104,24 +102,19 @@ def run_worker(
     log=print,
 ) -> dict:
     """Every bucket count x optimizer on the current process' backend; returns a dict."""
-    import keras
-
     header = worker_header(backend, mode)
-    settings = dict(MODES[mode])
+    settings = MODES[mode]
     sizes = tuple(sizes or settings["sizes"])
     width = width or settings["width"]
-    rounds = rounds or settings["rounds"]
-    steps = steps or settings["steps"]
-    block_s = settings["block_s"] if block_s is None else block_s
-    first_repeats = first_repeats or settings["first_repeats"]
+    timed = timing.options(settings, rounds, steps, block_s, first_repeats)
     optimizers = tuple(optimizers or settings["optimizers"])
     t0 = time.perf_counter()
     out = {
         **header,
         "sizes": list(sizes),
         "width": width,
-        "rounds": rounds,
-        "block_s": block_s,
+        "rounds": timed["rounds"],
+        "block_s": timed["block_s"],
         "loadavg_start": list(os.getloadavg()),
         "results": [],
     }
@@ -133,9 +126,17 @@ def run_worker(
         for n in sizes:
             start = time.perf_counter()
             kind = model_name(n, width)
-            keras.utils.set_random_seed(0)
-            base = overhead.build_model(kind)
-            weights = base.get_weights()
+            _, measured = timing.measure_model(
+                partial(overhead.build_model, kind),
+                partial(overhead.make_arm, opt_name=opt_name, extras={}),
+                list(arms),
+                partial(overhead.make_data, kind, batch=batch),
+                batch,
+                first_steps=settings["first_steps"],
+                rotate=index,
+                **timed,
+            )
+            index += 1
             row = {
                 "model": kind,
                 "model_name": kind,
@@ -144,25 +145,8 @@ def run_worker(
                 "depth": n - 1,
                 "width": width,
                 "batch_size": batch,
+                **measured,
             }
-            row.update(
-                measure(
-                    lambda arm, base=base, weights=weights, opt_name=opt_name: overhead.make_arm(
-                        arm, base, weights, opt_name, extras={}
-                    ),
-                    list(arms),
-                    lambda s, kind=kind: overhead.make_data(kind, s, batch=batch),
-                    batch,
-                    first_steps=settings["first_steps"],
-                    rounds=rounds,
-                    steps=steps,
-                    block_s=block_s,
-                    steps_range=settings["steps_range"],
-                    first_repeats=first_repeats,
-                    rotate=index,
-                )
-            )
-            index += 1
             overhead.summarise(row, overhead.targets_for(kind, row["buckets"]))
             plain_ms = row["arms"]["plain"]["step_ms_median"]
             ratio = row["ratios"]["lerac/plain"]
@@ -172,14 +156,11 @@ def run_worker(
             out["results"].append(row)
             floor = row["floor"]["step"]["median"] if row.get("floor") else float("nan")
             log(
-                f"[{backend}] {opt_name} {n} buckets: {row['steps']} steps x {rounds} rounds, plain "
+                f"[{backend}] {opt_name} {n} buckets: {row['steps']} steps x {row['rounds']} rounds, plain "
                 f"{plain_ms:.2f} ms, LeRaC/plain {ratio:.3f}, floor {floor:.3f}, 1st epoch "
                 f"{row['ratios']['first_epoch lerac/plain']:.3f} ({row['wall_s']:.0f} s, "
                 f"{time.perf_counter() - t0:.0f} s so far)"
             )
-            del base, weights
-            keras.utils.clear_session()
-            gc.collect()
     out["loadavg_end"] = list(os.getloadavg())
     out["worker_s"] = time.perf_counter() - t0
     return out
@@ -210,27 +191,17 @@ LEGEND = report_writer.LEGEND + (
 def markdown(report: dict) -> str:
     """The scaling table, its legend and notes (`report.table`)."""
     rows, notes = [], []
-    for worker in report["workers"]:
-        if "error" in worker:
-            rows.append(report_writer.error_row(worker["backend"], worker["error"]))
-            continue
+    for worker in report_writer.succeeded(report, rows):
         for row in worker["results"]:
-            checks, floor, targets = row["checks"], row.get("floor") or {}, row["targets"]
-            p = row["arms"]["plain"]
             rows.append(
                 [
                     worker["backend"],
                     row["optimizer"],
                     row["buckets"],
                     row["model_name"],
-                    f"{row['steps']} x {row['rounds']}",
-                    f"{p['step_ms_median']:.2f}",
-                    f"<= {targets['step']:.2f}",
-                    report_writer.ratio_cell(checks.get("step_time"), floor.get("step")),
+                    *report_writer.timing_cells(row, "step"),
                     f"{row['extra_us_per_bucket']:.1f}",
-                    f"{p['first_epoch_s']:.2f}",
-                    f"<= {targets['first_epoch']:.2f}",
-                    report_writer.ratio_cell(checks.get("first_epoch"), floor.get("first_epoch")),
+                    *report_writer.timing_cells(row, "first_epoch"),
                 ]
             )
             if row["buckets"] != row["buckets_planned"]:
@@ -374,9 +345,7 @@ def main(argv=None) -> int:
             log=stderr_log,
         )
         result["threads"] = args.threads
-        with open(args.json_out, "w") as f:
-            json.dump(result, f, indent=1)
-        return 0
+        return write_result(args.json_out, result)
     backends = check_backends(args.backends)
     for n in _ints(args.sizes) or ():
         model_name(n, 1)  # fail early on a bad size
@@ -384,10 +353,7 @@ def main(argv=None) -> int:
     report = report_writer.new_report(MODULE, argv, mode, args.threads)
     start = time.perf_counter()
     options = ("tiny", "sizes", "width", "rounds", "steps", "block_seconds", "first_repeats", "optimizers")
-    for backend in backends:
-        path = os.path.join(args.output, f"scaling_{backend}.json")
-        worker = spawn_worker(MODULE, backend, path, forwarded(args, options), args.threads)
-        report["workers"].append(worker)
+    report["workers"].extend(spawn_workers(MODULE, backends, args.output, args, options, args.threads))
     report["wall_s"] = time.perf_counter() - start
     report_writer.write(args.output, "scaling", report, markdown(report))
     png = plot(report, os.path.join(args.output, "scaling.png"))

@@ -4,7 +4,8 @@
 floor, LeRaC variants) in interleaved rounds in one process, in a Williams order;
 `summarise` turns the rounds into paired ratios with distribution-free 95% CIs and
 checks them against targets. The harnesses (`overhead`, `scaling`, `gpu`) differ only
-in their models and arms.
+in their models and arms: each resolves its mode's settings with `options` and measures
+a model with `measure_model` (built once, every arm cloned from its initial weights).
 """
 
 from __future__ import annotations
@@ -165,6 +166,68 @@ def timed_fit(model, callbacks, x, y, batch_size) -> tuple[float, float]:
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False, callbacks=[*callbacks, window])
     return window.seconds, time.perf_counter() - start
+
+
+def options(
+    settings: dict,
+    rounds: int | None = None,
+    steps: int | None = None,
+    block_s: float | None = None,
+    first_repeats: int | None = None,
+) -> dict:
+    """`measure`'s timing options: a mode's `settings` with the command line's overrides.
+
+    An override of None (or 0) keeps the mode's `rounds`, `steps` and `first_repeats`
+    (1 when the mode names none); `block_s` keeps the mode's only when None (0 is a value).
+    """
+    return {
+        "rounds": rounds or settings["rounds"],
+        "steps": steps or settings["steps"],
+        "block_s": settings["block_s"] if block_s is None else block_s,
+        "steps_range": settings["steps_range"],
+        "first_repeats": first_repeats or settings.get("first_repeats", 1),
+    }
+
+
+def measure_model(
+    build: Callable[[], object],
+    make: Callable[[str, object, list], tuple],
+    arms: Sequence[str],
+    data: Callable[[int], tuple],
+    batch: int,
+    **kwargs,
+) -> tuple[str, dict]:
+    """`measure` on one model, built once from seed 0: every arm starts from its weights.
+
+    Args:
+        build: `build() -> model`, called after `keras.utils.set_random_seed(0)`.
+        make: `make(arm, model, weights) -> (compiled model, callbacks)`: a fresh clone
+            of `model` with `weights`, per call.
+        arms, data, batch, kwargs: As for `measure`.
+
+    Returns:
+        The built model's name and `measure`'s dict. The Keras session is cleared (and
+        the garbage collected) afterwards, so the next model starts from a clean slate.
+    """
+    import keras
+
+    def build_and_measure():
+        keras.utils.set_random_seed(0)
+        base = build()
+        weights = base.get_weights()
+        return base.name, measure(lambda arm: make(arm, base, weights), arms, data, batch, **kwargs)
+
+    try:
+        return build_and_measure()
+    finally:
+        # The model and its weights went with build_and_measure's frame: now collect them.
+        keras.utils.clear_session()
+        gc.collect()
+
+
+def step_times(row: dict) -> str:
+    """`plain 1.23 ms, lerac 1.25 ms, ...`: each arm's median step time, for a progress line."""
+    return ", ".join(f"{arm} {a['step_ms_median']:.2f} ms" for arm, a in row["arms"].items())
 
 
 def measure(

@@ -2,7 +2,8 @@
 
 A driver (`python -m benchmarks.overhead`, `.scaling`, `.gpu`, `.profile_apply`) runs
 `python -m MODULE --worker BACKEND --json-out PATH ...` once per backend with
-`KERAS_BACKEND` set, reads the JSON the worker wrote and prints its progress lines.
+`KERAS_BACKEND` set (`spawn_workers`), reads the JSON the worker wrote (`write_result`)
+and prints its progress lines.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 ALL_BACKENDS = ("tensorflow", "jax", "torch")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -131,6 +132,33 @@ def spawn_worker(
         worker = json.load(f)
     worker["wall_s"] = time.perf_counter() - t0
     return worker
+
+
+def spawn_workers(
+    module: str,
+    backends: Sequence[str],
+    output: str,
+    args,
+    options: Sequence[str],
+    threads: int | None = None,
+) -> Iterator[dict]:
+    """`spawn_worker` for each backend in turn; yields each worker's report as it finishes.
+
+    Worker BACKEND writes `OUTPUT/NAME_BACKEND.json` (NAME: the module's last part) and
+    gets the command-line options `options` of `args` (`forwarded`).
+    """
+    name = module.rsplit(".", 1)[-1]
+    for backend in backends:
+        os.makedirs(output, exist_ok=True)
+        path = os.path.join(output, f"{name}_{backend}.json")
+        yield spawn_worker(module, backend, path, forwarded(args, options), threads)
+
+
+def write_result(path: str, result) -> int:
+    """A worker's last step: its report, as JSON, where the driver reads it; exit status 0."""
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+    return 0
 
 
 def forwarded(args, names: Sequence[str]) -> list[str]:

@@ -108,10 +108,9 @@ def test_overhead_worker_tiny_in_process():
 
 
 def test_measure_calibrates_blocks_and_repeats_first_epochs():
-    base = overhead.build_model("mlp", tiny=True)
-    weights = base.get_weights()
-    row = overhead.measure(
-        lambda arm: overhead.make_arm(arm, base, weights, "sgd", extras={}),
+    name, row = timing.measure_model(
+        lambda: overhead.build_model("mlp", tiny=True),
+        lambda arm, base, weights: overhead.make_arm(arm, base, weights, "sgd", extras={}),
         ["plain", "plain2"],
         lambda s: overhead.make_data("mlp", s, tiny=True),
         128,
@@ -121,12 +120,25 @@ def test_measure_calibrates_blocks_and_repeats_first_epochs():
         steps_range=(3, 4),
         first_repeats=2,
     )
+    assert name.startswith("mlp")
     assert row["steps"] == 4 and row["calibration_ms"] > 0 and row["buckets"] is None
     assert all(len(a["first_epoch_s_all"]) == 2 for a in row["arms"].values())
     row.update(model="mlp", optimizer="sgd", model_name="m")
     overhead.summarise(row)
     assert row["floor"]["first_epoch"]["n"] == 2 and len(row["floor"]["step"]["values"]) == 2
     assert row["checks"] == {}  # no LeRaC arm, nothing to check
+
+
+def test_timing_options_override_the_mode():
+    mode = {"rounds": 8, "steps": None, "block_s": 0.2, "steps_range": (2, 200)}
+    assert timing.options(mode) == {**mode, "first_repeats": 1}
+    assert timing.options(mode, rounds=4, steps=3, block_s=0.0, first_repeats=2) == {
+        "rounds": 4,
+        "steps": 3,
+        "block_s": 0.0,  # 0 is a value, not "the mode's"
+        "steps_range": (2, 200),
+        "first_repeats": 2,
+    }
 
 
 def test_warm_up_process_trains_throwaway_models():

@@ -30,6 +30,7 @@ from benchmarks.sensitivity.design import (
     CONFIG_FIELDS,
     CONTROL_K_FRACTIONS,
     CURRICULUM_REGIMES,
+    DESIGNS,
     K_FRACTIONS,
     REGIMES,
     RUN_FIELDS,
@@ -50,7 +51,7 @@ from benchmarks.sensitivity.design import (
     tuning_specs,
 )
 from benchmarks.sensitivity.report import controls_markdown, markdown, write_report
-from benchmarks.sensitivity.run import DESIGNS, main
+from benchmarks.sensitivity.run import main
 from benchmarks.sensitivity.stats import CONTRASTS, aggregate, contrasts
 from benchmarks.sensitivity.store import HEARTBEAT, RunStore, beat, check_manifest
 from benchmarks.sensitivity.train import base_rate, curriculum_schedule, execute

@@ -3,7 +3,8 @@
 A design is a plain dict (written into `summary.json`): its blocks (a configuration and
 its cells: schedule, K fraction, start ratio, and which curriculum regimes run there),
 the seeds, the base-rate grids and tuning seeds. `tuning_specs` and `study_specs` turn
-it into runs; `key_of` gives each run its identity in the run store.
+it into runs; `key_of` gives each run its identity in the run store. `DESIGNS` names
+the designs `--design` chooses from.
 """
 
 from __future__ import annotations
@@ -239,6 +240,15 @@ def _controls(name, configs, seeds, k_fractions, ratio, base_rates, tune_seeds) 
     )
     design.update(kind="controls", blocks=blocks, warmup_fraction=WARMUP_FRACTION)
     return design
+
+
+# --design NAME: the design and its default output folder (None: --output is required).
+DESIGNS = {
+    "full": (full_design, DEFAULT_OUTPUT),
+    "controls": (controls_design, CONTROLS_OUTPUT),
+    "smoke": (smoke_design, None),
+    "smoke-controls": (smoke_controls_design, None),
+}
 
 
 def _design(name, grids, slices, seeds, k_fractions, ratios, base_rates, tune_seeds, centre=None) -> dict:

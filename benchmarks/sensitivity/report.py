@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator
 
 from benchmarks.sensitivity.design import config_key, config_label
 from benchmarks.sensitivity.stats import CONTRASTS, aggregate
@@ -25,6 +26,16 @@ def _fmt(mean, se, digits=2) -> str:
         return "-"
     text = f"{mean:+.{digits}f}"
     return text + (f" ± {se:.{digits}f}" if se is not None else "")
+
+
+def _tuned(config: dict) -> tuple[str, str] | None:
+    """A config's tuning cells: its grid (`rate: validation acc %, ...`) and the chosen rate
+    (⚠ at the grid's edge); None while its tuning is incomplete."""
+    tuning = config["tuning"]
+    if tuning is None:
+        return None
+    grid = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
+    return grid, f"{config['base_lr']:g}{' ⚠' if tuning['at_edge'] else ''}"
 
 
 def _ratio(r: float) -> str:
@@ -69,25 +80,20 @@ def markdown(summary: dict, design: dict, meta: dict) -> str:
         "|---|---|---|---|---|---|",
     ]
     for c in summary["configs"]:
-        tuning = c["tuning"]
-        if tuning is None:
+        tuned = _tuned(c)
+        if tuned is None:
             out.append(f"| {c['label']} | - | (tuning incomplete) | - | - | - |")
             continue
-        table = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
-        edge = " ⚠" if tuning["at_edge"] else ""
+        grid, chosen = tuned
         conv = _fmt(c.get("conv_final_mean"), None).lstrip("+")
         if c.get("conv_final_sd") is not None:
             conv += f" (± {c['conv_final_sd']:.2f}, n={c['n']})"
         best = _fmt(c.get("conv_best_mean"), None).lstrip("+")
         steps = c.get("total_steps") or "-"
-        out.append(f"| {c['label']} | {steps} | {table} | {c['base_lr']:g}{edge} | {conv} | {best} |")
+        out.append(f"| {c['label']} | {steps} | {grid} | {chosen} | {conv} | {best} |")
 
     out += ["", "## Main grids: K x start ratio", ""]
-    for block in design["blocks"]:
-        if block["kind"] != "grid":
-            continue
-        cfg, schedule = block["config"], block["cells"][0][0]
-        grid = _grid(index, block, design)
+    for block, cfg, schedule, grid in _main_grids(index, design):
         out += [f"### {block['name']} ({config_label(cfg)}, {schedule}; {_seeds_text(grid)})", ""]
         out += [f"![heat map](heatmap_{_slug(block['name'])}.png)", ""]
         for what, field in (("Final epoch", "diff_final"), ("Best epoch", "diff_best")):
@@ -142,6 +148,13 @@ def _grid(index: dict, block: dict, design: dict) -> list[list[dict | None]]:
     return [[index.get((key, schedule, k, r)) for r in design["start_ratios"]] for k in design["k_fractions"]]
 
 
+def _main_grids(index: dict, design: dict) -> Iterator[tuple[dict, dict, str, list[list[dict | None]]]]:
+    """Each main grid of the design: its block, configuration, schedule and cells (`_grid`)."""
+    for block in design["blocks"]:
+        if block["kind"] == "grid":
+            yield block, block["config"], block["cells"][0][0], _grid(index, block, design)
+
+
 def _seeds_text(grid: list[list[dict | None]]) -> str:
     counts = sorted({cell["n"] for row in grid for cell in row if cell is not None})
     if not counts:
@@ -166,11 +179,7 @@ def heatmaps(summary: dict, design: dict, output: str) -> list[str]:
     index = _cell_index(summary)
     ks, ratios = design["k_fractions"], design["start_ratios"]
     paths = []
-    for block in design["blocks"]:
-        if block["kind"] != "grid":
-            continue
-        cfg, schedule = block["config"], block["cells"][0][0]
-        grid = _grid(index, block, design)
+    for block, cfg, schedule, grid in _main_grids(index, design):
         grids = {}
         for field in ("diff_final", "diff_best"):
             mean = np.full((len(ks), len(ratios)), np.nan)
@@ -263,12 +272,8 @@ def controls_markdown(summary: dict, design: dict, meta: dict) -> str:
     out += ["", "## Base rates (tuned for the conventional regime on a validation split)", ""]
     out += ["| config | base rate: validation acc % | chosen |", "|---|---|---|"]
     for c in summary["configs"]:
-        tuning = c["tuning"]
-        if tuning is None:
-            out.append(f"| {c['label']} | (tuning incomplete) | - |")
-            continue
-        table = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
-        out.append(f"| {c['label']} | {table} | {c['base_lr']:g}{' ⚠' if tuning['at_edge'] else ''} |")
+        grid, chosen = _tuned(c) or ("(tuning incomplete)", "-")
+        out.append(f"| {c['label']} | {grid} | {chosen} |")
     return "\n".join(out) + "\n"
 
 

@@ -16,18 +16,15 @@ from benchmarks.sensitivity.design import (
     CURRICULUM_REGIMES,
     DEFAULT_BACKEND,
     DEFAULT_OUTPUT,
+    DESIGNS,
     RUN_FIELDS,
     SEEDS,
     TUNE_FIELDS,
     choose_base_rates,
     config_key,
     config_label,
-    controls_design,
     distinct_configs,
-    full_design,
     key_of,
-    smoke_controls_design,
-    smoke_design,
     study_specs,
     tuning_specs,
 )
@@ -43,14 +40,6 @@ from benchmarks.sensitivity.store import (
     sessions,
 )
 from benchmarks.sensitivity.train import configure_process, execute
-
-# --design NAME: the design and its default output folder.
-DESIGNS = {
-    "full": (full_design, DEFAULT_OUTPUT),
-    "controls": (controls_design, CONTROLS_OUTPUT),
-    "smoke": (smoke_design, None),
-    "smoke-controls": (smoke_controls_design, None),
-}
 
 # ----------------------------------------------------------------------------- running
 _STOP: list[int] = []  # signals received: the study stops after the run in progress
