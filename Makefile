@@ -41,13 +41,13 @@ test: install
 test-%: install
 	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# Every example's --smoke run on every backend (CI runs a daily rotation of them:
-# tests/test_examples.py); prints each run's wall time.
+# Every example's --smoke run and the sensitivity study's smoke runs on every backend
+# (CI runs a daily rotation of them: tests/conftest.py); prints each backend's wall time.
 examples: install
 	@set -e; for b in $(BACKENDS); do \
 	  echo "=== KERAS_BACKEND=$$b ==="; \
 	  start=$$(date +%s); \
-	  LERAC_EXAMPLES=all KERAS_BACKEND=$$b $(BIN)/python -m pytest -q --durations=0 tests/test_examples.py $(PYTEST_ARGS); \
+	  LERAC_EXAMPLES=all KERAS_BACKEND=$$b $(BIN)/python -m pytest -q --durations=0 tests/test_examples.py tests/test_sensitivity.py $(PYTEST_ARGS); \
 	  echo "=== $$b: $$(( $$(date +%s) - start )) s ==="; \
 	done
 

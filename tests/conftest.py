@@ -1,5 +1,6 @@
 """Shared test set-up: one Keras backend per pytest process (KERAS_BACKEND)."""
 
+import datetime
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -28,6 +29,36 @@ def _fresh_keras_state():
     keras.utils.set_random_seed(0)
     yield
     keras.mixed_precision.set_global_policy("float32")
+
+
+BACKENDS = ("tensorflow", "jax", "torch")
+
+
+def rotation_backend(index: int, day: int) -> str:
+    """The backend the `index`-th rotating smoke run takes in CI on `day`.
+
+    The slow end-to-end smoke runs (every example's `--smoke`, the sensitivity study's)
+    run on one backend a day in CI, so the suite stays within its time; every pair of
+    run and backend comes once every 3 days. `LERAC_EXAMPLES=all` (what `make
+    examples` sets) runs every one on every backend; `LERAC_EXAMPLES_DAY=N` picks the day.
+    """
+    return BACKENDS[(index + day) % len(BACKENDS)]
+
+
+def rotation_runs_here(index: int) -> bool:
+    """Whether the `index`-th rotating smoke run runs in this process (see `rotation_backend`)."""
+    if os.environ.get("LERAC_EXAMPLES") == "all":
+        return True
+    day = int(os.environ.get("LERAC_EXAMPLES_DAY", datetime.date.today().toordinal()))
+    return rotation_backend(index, day) == BACKEND
+
+
+def rotating(index: int):
+    """Skip marker for the `index`-th rotating smoke run on the days it runs elsewhere."""
+    return pytest.mark.skipif(
+        not rotation_runs_here(index),
+        reason="CI rotation: runs on another backend today; LERAC_EXAMPLES=all (make examples) runs all",
+    )
 
 
 def only_backends(*names):

@@ -8,24 +8,21 @@ that report the result.
 
 The full matrix (every example on every backend) takes longer than CI's budget allows
 on a 2-core machine, so by default each example runs on one backend per day, rotating
-(`rotation_backend`: deterministic, every pair within 3 days), and
+(`conftest.rotation_backend`: deterministic, every pair within 3 days), and
 `custom_training_loop.py`, whose code differs per backend, runs on all three.
 `LERAC_EXAMPLES=all` (what `make examples` sets) runs the whole matrix;
 `LERAC_EXAMPLES_DAY=N` picks the rotation's day.
 """
 
-import datetime
 import os
 import pathlib
 import re
 import subprocess
 import sys
 
-import keras
 import pytest
+from conftest import BACKEND, BACKENDS, rotation_backend, rotation_runs_here
 
-BACKEND = keras.backend.backend()
-BACKENDS = ("tensorflow", "jax", "torch")
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 
@@ -96,16 +93,13 @@ CASES = {
 EVERY_BACKEND_ALWAYS = ("custom_training_loop",)  # its code differs per backend
 
 
-def rotation_backend(name: str, day: int) -> str:
+def example_backend(name: str, day: int) -> str:
     """The backend an example runs on in CI on `day`: each pair once every 3 days."""
-    return BACKENDS[(sorted(CASES).index(name) + day) % len(BACKENDS)]
+    return rotation_backend(sorted(CASES).index(name), day)
 
 
 def runs_here(name: str) -> bool:
-    if os.environ.get("LERAC_EXAMPLES") == "all" or name in EVERY_BACKEND_ALWAYS:
-        return True
-    day = int(os.environ.get("LERAC_EXAMPLES_DAY", datetime.date.today().toordinal()))
-    return rotation_backend(name, day) == BACKEND
+    return name in EVERY_BACKEND_ALWAYS or rotation_runs_here(sorted(CASES).index(name))
 
 
 def test_every_example_has_a_case_and_a_line_in_the_readme():
@@ -117,10 +111,10 @@ def test_every_example_has_a_case_and_a_line_in_the_readme():
 
 
 def test_the_rotation_covers_every_example_on_every_backend_in_three_days():
-    pairs = {(name, rotation_backend(name, day)) for name in CASES for day in (700_000, 700_001, 700_002)}
+    pairs = {(name, example_backend(name, day)) for name in CASES for day in (700_000, 700_001, 700_002)}
     assert pairs == {(name, b) for name in CASES for b in BACKENDS}
     for day in (700_000, 700_001, 700_002):  # each day spreads the examples over the backends
-        counts = [sum(rotation_backend(n, day) == b for n in CASES) for b in BACKENDS]
+        counts = [sum(example_backend(n, day) == b for n in CASES) for b in BACKENDS]
         assert max(counts) - min(counts) <= 1, counts
 
 

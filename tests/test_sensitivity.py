@@ -1,5 +1,8 @@
 """The sensitivity study: its --smoke mode end to end, resuming, pairing and the aggregate.
 
+The two end-to-end smoke runs rotate over the backends in CI like the examples
+(`conftest.rotation_backend`); `LERAC_EXAMPLES=all` runs them on every backend.
+
 No accuracy thresholds and no timing assertions: what is checked is that every run is
 recorded once with all its factors, that LeRaC runs pair with conventional runs from the
 same initial weights, and that a killed or cut-short run is done again on resume.
@@ -13,6 +16,7 @@ from pathlib import Path
 
 import keras
 import pytest
+from conftest import rotating
 
 from benchmarks import sensitivity as study
 
@@ -39,6 +43,7 @@ def _lines(path):
     return path.read_text().splitlines()
 
 
+@rotating(0)  # slow: one backend a day in CI (the harness's code is backend-agnostic)
 def test_smoke_end_to_end_then_resume(tmp_path):
     out = tmp_path / "study"
     _smoke(out)
@@ -225,6 +230,7 @@ def _controls_smoke(output):
     return _smoke(output, "smoke-controls")
 
 
+@rotating(1)  # slow: one backend a day in CI (the harness's code is backend-agnostic)
 def test_controls_smoke_pairs_four_regimes_on_one_start(tmp_path):
     out = tmp_path / "controls"
     _controls_smoke(out)

@@ -151,35 +151,3 @@ def test_tf_data_pipeline():
     opt = compiled(model)
     model.fit(ds, epochs=2, verbose=0)
     assert int(keras.ops.convert_to_numpy(opt.iterations)) == 8
-
-
-def test_saved_model_trains_on_another_backend(tmp_path):
-    import os
-    import subprocess
-    import sys
-
-    x, y = classification_data(n=32)
-    model = mlp(depth=3)
-    opt = compiled(model)
-    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
-    path = tmp_path / "m.keras"
-    model.save(path)
-    other = {"tensorflow": "jax", "jax": "torch", "torch": "tensorflow"}[BACKEND]
-    script = (
-        "import keras, numpy as np\n"
-        "from keras_lerac import LeRaC\n"
-        f"m = keras.saving.load_model({str(path)!r})\n"
-        "opt = m.optimizer\n"
-        "assert isinstance(opt, LeRaC), type(opt)\n"
-        "assert int(keras.ops.convert_to_numpy(opt.iterations)) == 2\n"
-        "x = np.random.default_rng(0).normal(size=(32, 6)).astype('float32')\n"
-        "m.fit(x, np.zeros(32, 'int32'), batch_size=16, epochs=1, verbose=0)\n"
-        "print('RATES', opt.current_learning_rates())\n"
-    )
-    env = dict(os.environ, KERAS_BACKEND=other)
-    proc = subprocess.run(
-        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    rates = eval(proc.stdout.split("RATES", 1)[1].strip())
-    np.testing.assert_allclose(rates, opt.learning_rates_at(4), rtol=1e-5)
