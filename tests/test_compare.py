@@ -1,6 +1,7 @@
 """The paired A/B comparison (keras_lerac.experiments.paired): pairing, statistics, inputs, outputs."""
 
 import io
+import sys
 import json
 
 import keras
@@ -401,3 +402,14 @@ def test_progress_bar_on_a_terminal():
     text = stream.getvalue()
     assert "\r[" in text and "1/2 runs" in text and "2/2 runs" in text
     assert "one\n" in text and "a note\n" in text and text.endswith("\n")
+
+
+def test_no_progress_writes_nothing_even_on_a_terminal(monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    monkeypatch.setattr(sys, "stdout", stream)
+    _run(_mlp(), _data(), regimes=("conventional",), seeds=1, epochs=1)
+    assert "runs" not in stream.getvalue()

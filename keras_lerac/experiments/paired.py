@@ -355,8 +355,10 @@ def _run_all(plan: _Plan, progress: bool | Progress) -> tuple[dict, Any]:
         `wall_time_s`, `init_hash`, `order_hash`, `curves`), and the curriculum optimizer
         to plot (the last lerac run's, else the last warmup or anti run's; None without).
     """
-    bar = progress if isinstance(progress, Progress) else Progress(len(plan.seeds) * len(plan.regimes))
-    show = progress is not False
+    if isinstance(progress, Progress):
+        bar = progress
+    else:  # made only when shown: on a terminal a new bar draws itself at once
+        bar = Progress(len(plan.seeds) * len(plan.regimes)) if progress is not False else None
     results = {regime: _empty_entry(plan.seeds) for regime in plan.regimes}
     lerac = None
     for seed in plan.seeds:
@@ -366,12 +368,12 @@ def _run_all(plan: _Plan, progress: bool | Progress) -> tuple[dict, Any]:
             _record(results[regime], run)
             if regime in CURRICULUM_REGIMES and (lerac is None or regime == "lerac"):
                 lerac = run.optimizer
-            if show:
+            if bar is not None:
                 bar.advance(
                     f"{regime} seed {seed}: {plan.score} {run.score:.4f} (fit {run.wall_time_s:.1f} s)"
                 )
         check_batch_orders(seed, {regime: results[regime]["order_hash"][-1] for regime in plan.regimes})
-    if show and not isinstance(progress, Progress):
+    if bar is not None and bar is not progress:
         bar.close()
     return results, lerac
 
