@@ -1,8 +1,8 @@
 """The paired A/B comparison (keras_lerac.experiments.paired): pairing, statistics, inputs, outputs."""
 
 import io
-import sys
 import json
+import sys
 
 import keras
 import numpy as np
