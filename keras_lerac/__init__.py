@@ -44,6 +44,7 @@ _EXPORTS = {
     "remove_smoothing": "keras_lerac.cbs",
 }
 _SUBMODULES = (
+    "buckets",
     "callbacks",
     "cbs",
     "curriculum",

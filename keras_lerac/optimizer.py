@@ -10,7 +10,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac import _keras, depth, routing, wrapped
+from keras_lerac import _keras, routing, wrapped
+from keras_lerac.buckets import Buckets, BucketSource
 from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
@@ -186,8 +187,8 @@ class LeRaC(keras.optimizers.Optimizer):
         # What Keras' rate callbacks change (`opt.learning_rate = x`): a factor on the base
         # rate, saved with the optimizer's state. The curriculum keeps running beneath it.
         self._rate_scale = self.add_variable((), initializer="ones", name="rate_scale")
-        self._source = depth.BucketSource(buckets, model, bucket_assignment, self.num_buckets)
-        self._buckets: depth.Buckets | None = None
+        self._source = BucketSource(buckets, model, bucket_assignment, self.num_buckets)
+        self._buckets: Buckets | None = None
         self._optimizers: list = []
         self._router: routing.Router | None = None
         self._curriculum: Curriculum | None = None
@@ -468,7 +469,7 @@ class LeRaC(keras.optimizers.Optimizer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
-        config = depth.BucketSource.from_config(Settings.from_config(config))
+        config = BucketSource.from_config(Settings.from_config(config))
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
         return cls(optimizer, **config)
 

@@ -25,7 +25,7 @@ import keras
 from keras import ops
 
 from keras_lerac import _keras, fused
-from keras_lerac.depth import Buckets
+from keras_lerac.buckets import Buckets
 
 ROUTES = ("fused", "single_pass", "per_bucket")
 
