@@ -41,6 +41,7 @@ import time
 
 from benchmarks import report as report_writer
 from keras_lerac.experiments import models, runner
+from keras_lerac.experiments.stats import paired_difference
 
 REGIMES = runner.REGIMES
 
@@ -103,21 +104,41 @@ def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=pr
     return out
 
 
+COLUMNS = {"conventional": "conventional", "warmup": "warm-up", "lerac": "LeRaC", "cbs": "CBS"}
+# LeRaC paired by seed with its control (a warm-up to the same base rate over the same K)
+# and with conventional training: mean difference in points +- its standard error
+# (wins / ties / losses over seeds).
+CONTRASTS = (("lerac", "warmup"), ("lerac", "conventional"))
+
+
+def _contrast(rows: dict, a: str, b: str) -> str:
+    if a not in rows or b not in rows:
+        return "n/a"
+    d = paired_difference(rows[a]["accuracies"], rows[b]["accuracies"])
+    se = "n/a" if d["se"] is None else f"{100 * d['se']:.2f}"
+    return f"{100 * d['mean']:+.2f} +- {se} ({d['wins']}/{d['ties']}/{d['losses']})"
+
+
 def markdown(report: dict) -> str:
-    """The accuracy table (`report.table`)."""
+    """The accuracy table (`report.table`): each regime's mean +- std, then the contrasts."""
     lines = []
     by_task: dict = {}
     for row in report["results"]:
         by_task.setdefault(row["task"], {})[row["regime"]] = row
     for task, rows in by_task.items():
         cells = []
-        for regime in REGIMES:
+        for regime in COLUMNS:
             row = rows.get(regime)
             cells.append("n/a" if row is None else f"{100 * row['mean']:.2f} +- {100 * row['std']:.2f}")
+        cells += [_contrast(rows, a, b) for a, b in CONTRASTS]
         epochs = next(iter(rows.values()))["epochs"]
         lines.append([task, epochs, *cells])
-    legend = f"Test accuracy (%), mean +- std over {report['seeds']} seeds, backend {report['backend']}."
-    columns = ("task", "epochs", "conventional", "LeRaC", "CBS")
+    legend = (
+        f"Test accuracy (%), mean +- std over {report['seeds']} seeds, backend {report['backend']}; "
+        "LeRaC - warm-up and LeRaC - conventional: the paired difference in points, mean +- "
+        "standard error over seeds (wins/ties/losses)."
+    )
+    columns = ("task", "epochs", *COLUMNS.values(), "LeRaC - warm-up", "LeRaC - conventional")
     return report_writer.document(report_writer.table(columns, lines), legend)
 
 

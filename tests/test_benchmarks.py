@@ -332,6 +332,30 @@ def test_accuracy_tiny(tmp_path):
         assert 0.0 <= row["mean"] <= 1.0
     table = accuracy.markdown(report)
     assert "wine-mlp" in table and "n/a" in table
+    rows = [line for line in table.splitlines() if line.startswith("|")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert header[:6] == ["task", "epochs", "conventional", "warm-up", "LeRaC", "CBS"]
+    assert all(line.count("|") == rows[0].count("|") for line in rows)  # a cell per column
+
+
+def test_accuracy_table_pairs_lerac_with_its_controls_by_seed():
+    def row(regime, accuracies):
+        return {"task": "t", "regime": regime, "epochs": 3, "accuracies": accuracies, "mean": 0, "std": 0}
+
+    report = {
+        "seeds": 3,
+        "backend": "jax",
+        "results": [
+            row("conventional", [0.90, 0.80, 0.85]),
+            row("warmup", [0.91, 0.83, 0.84]),
+            row("lerac", [0.92, 0.82, 0.86]),
+        ],
+    }
+    last = [line for line in accuracy.markdown(report).splitlines() if line.startswith("|")][-1]
+    cells = [c.strip() for c in last.strip("|").split("|")]
+    # lerac - warmup per seed: +1, -1, +2 points; lerac - conventional: +2, +2, +1
+    assert cells[-2] == "+0.67 +- 0.88 (2/0/1)"
+    assert cells[-1] == "+1.67 +- 0.33 (3/0/0)"
 
 
 def test_recipe_official_rates():
