@@ -1,4 +1,4 @@
-"""Test accuracy of conventional training vs LeRaC vs CBS on real offline data.
+"""Test accuracy of conventional training vs a warm-up vs LeRaC vs CBS on real offline data.
 
 Usage::
 
@@ -27,6 +27,8 @@ Every run goes through `keras_lerac.experiments.runner.compare`, the runner behi
 Regimes:
 
 - `conventional`: the base optimizer alone.
+- `warmup`: the control, `LeRaC(..., schedule="warmup")`: every bucket from the lowest
+  start rate up to the base rate over the same K (an ordinary warm-up).
 - `lerac`: `LeRaC(base, min_learning_rate, curriculum_steps=K epochs, model=model)`,
   default exponential schedule, one bucket per depth level.
 - `cbs`: `keras_lerac.cbs.add_smoothing(model, kernel_size=3, sigma=1.0)` with the base
@@ -36,11 +38,14 @@ Regimes:
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 
 from benchmarks import report as report_writer
 from keras_lerac.experiments import models, runner
+from keras_lerac.experiments.regimes import CURRICULUM_REGIMES
 from keras_lerac.experiments.stats import paired_difference
 
 REGIMES = runner.REGIMES
@@ -92,8 +97,8 @@ def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=pr
                 "epochs": n_epochs,
                 "batch_size": settings.batch_size,
                 "base_lr": settings.base_rate,
-                "min_lr": settings.min_learning_rate if regime == "lerac" else None,
-                "k_epochs": settings.curriculum_epochs if regime == "lerac" else None,
+                "min_lr": settings.min_learning_rate if regime in CURRICULUM_REGIMES else None,
+                "k_epochs": settings.curriculum_epochs if regime in CURRICULUM_REGIMES else None,
                 "accuracies": entry["test_accuracy"],
                 "mean": entry["mean"],
                 "std": entry["std"],
@@ -142,15 +147,27 @@ def markdown(report: dict) -> str:
     return report_writer.document(report_writer.table(columns, lines), legend)
 
 
+def _head(report: dict) -> str:
+    return f"Command: `KERAS_BACKEND={report['backend']} python {report['command']}`\n\n"
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="conventional vs LeRaC vs CBS test accuracy")
+    parser = argparse.ArgumentParser(description="conventional vs warm-up vs LeRaC vs CBS test accuracy")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--tiny", action="store_true", help="1 seed, 1 epoch (tests)")
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--epochs", type=int, default=None, help="override every task's epochs")
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--output", default="lerac-results/benchmarks")
+    parser.add_argument(
+        "--report-only", action="store_true", help="rewrite OUTPUT/accuracy.md from OUTPUT/accuracy.json"
+    )
     args = parser.parse_args(argv)
+    if args.report_only:
+        with open(os.path.join(args.output, "accuracy.json")) as f:
+            report = json.load(f)
+        report_writer.write(args.output, "accuracy", report, markdown(report), _head(report))
+        return 0
     mode = "tiny" if args.tiny else "quick" if args.quick else "full"
     seeds = args.seeds or MODES[mode]["seeds"]
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
@@ -163,8 +180,7 @@ def main(argv=None) -> int:
     report["command"] = " ".join(["-m benchmarks.accuracy", *(argv if argv is not None else sys.argv[1:])])
     report["machine"] = report_writer.machine_info()
     report["wall_s"] = time.perf_counter() - start
-    head = f"Command: `KERAS_BACKEND={report['backend']} python {report['command']}`\n\n"
-    report_writer.write(args.output, "accuracy", report, markdown(report), head)
+    report_writer.write(args.output, "accuracy", report, markdown(report), _head(report))
     print(f"total {report['wall_s']:.0f} s; wrote {args.output}/accuracy.json and accuracy.md")
     return 0
 

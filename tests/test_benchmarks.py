@@ -338,6 +338,15 @@ def test_accuracy_tiny(tmp_path):
     assert all(line.count("|") == rows[0].count("|") for line in rows)  # a cell per column
 
 
+def test_accuracy_report_only_rewrites_the_table_from_the_json(tmp_path):
+    report = accuracy.run(["wine-mlp"], seeds=1, epoch_scale=0.0, log=lambda s: None)
+    report["command"] = "-m benchmarks.accuracy --tiny"
+    (tmp_path / "accuracy.json").write_text(json.dumps(report))
+    assert accuracy.main(["--output", str(tmp_path), "--report-only"]) == 0
+    text = (tmp_path / "accuracy.md").read_text()
+    assert text.startswith("Command: `KERAS_BACKEND=") and accuracy.markdown(report) in text
+
+
 def test_accuracy_table_pairs_lerac_with_its_controls_by_seed():
     def row(regime, accuracies):
         return {"task": "t", "regime": regime, "epochs": 3, "accuracies": accuracies, "mean": 0, "std": 0}
