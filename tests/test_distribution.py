@@ -90,6 +90,7 @@ def test_tf_mirrored_strategy_on_two_logical_cpus():
 
 DDP_WORKER = """
 import datetime
+import gc
 import os
 import torch
 import torch.distributed as dist
@@ -126,10 +127,18 @@ def train(rank, world, port, out):
     assert np.allclose(opt.current_learning_rates(), opt.learning_rates_at(8), rtol=1e-5)
     np.savez(out, *model.get_weights())
     if rank >= 0:
+        # DDP (its reducer) goes before its process group. The other way round, the
+        # reducer's destructor, run as `train` returned, could wait forever (1 run in 9).
+        del forward
+        gc.collect()
         dist.destroy_process_group()
 
 if __name__ == "__main__":
+    import faulthandler
     import sys
+    # A worker stuck anywhere prints every thread's stack and exits: the test then fails
+    # with where it hung, instead of waiting out its timeout.
+    faulthandler.dump_traceback_later(120, exit=True)
     torch.set_num_threads(1)
     train(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4])
 """
