@@ -416,9 +416,11 @@ def test_warm_up_from_zero_follows_the_base_schedule():
         assert rates[0] == pytest.approx(b, rel=1e-6, abs=1e-12)  # bucket 0: the base schedule exactly
         assert all(r <= b * (1 + 1e-6) for r in rates)  # no bucket above it, ever
         assert rates[2] == pytest.approx(b * 1e-4 ** (1 - min(t / 40, 1)), rel=1e-5, abs=1e-12)
-    # The applied rates are the planned ones (plain SGD moves by lr * g, with g = 1).
+    # The applied rates are the planned ones (plain SGD moves by lr * g, with g = 1), at
+    # the start, around the end of the base warm-up (20) and around K (40).
     grads = [keras.ops.ones((2,)) for _ in variables]
-    for t in range(45):
+    for t in (0, 1, 2, 19, 20, 21, 39, 40, 41, 44):
+        opt.iterations.assign(t)
         before = [keras.ops.convert_to_numpy(v)[0] for v in variables]
         opt.apply(grads, variables)
         moved = [b - keras.ops.convert_to_numpy(v)[0] for b, v in zip(before, variables)]
