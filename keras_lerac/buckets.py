@@ -315,7 +315,7 @@ class BucketSource:
         }
 
     @staticmethod
-    def from_config(config: dict) -> dict:
+    def upgrade_config(config: dict) -> dict:
         """`config` without `unresolved_buckets`, warning that those buckets are lost."""
         config = dict(config)
         unresolved = config.pop("unresolved_buckets", None)

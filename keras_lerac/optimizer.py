@@ -469,7 +469,7 @@ class LeRaC(keras.optimizers.Optimizer):
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
-        config = BucketSource.from_config(Settings.from_config(config))
+        config = BucketSource.upgrade_config(Settings.upgrade_config(config))
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
         return cls(optimizer, **config)
 

@@ -63,6 +63,11 @@ class Router:
         self._adam_alphas = self.route == "single_pass" and fused.adam_family(
             self.optimizers, self._built_variables
         )
+        # JAX: XLA fuses a bucket's slice of the rate vector into its variables' updates,
+        # one kernel for the vector per step. Independent per-bucket scalars would compile
+        # about 2x faster but cost one kernel per bucket in every step
+        # (benchmarks/profile_compile.py; README "Performance"). Elsewhere: one scalar each.
+        self._rates_as_vector = keras.backend.backend() == "jax"
 
     def use_per_bucket(self) -> None:
         """Takes the per-bucket route from now on (the reference the fast routes equal)."""
@@ -108,11 +113,7 @@ class Router:
         elif self.route == "single_pass":
             if self._adam_alphas:
                 rates = fused.adam_alphas(self.optimizers[0], rates)
-            if keras.backend.backend() == "jax":
-                # XLA fuses a bucket's slice into its variables' updates: one kernel for
-                # the rate vector per step. Independent per-bucket scalars would compile
-                # about 2x faster but cost one kernel per bucket in every step
-                # (benchmarks/profile_compile.py; README "Performance").
+            if self._rates_as_vector:
                 keras_loop(grads, variables, rates)
             else:
                 keras_loop(grads, variables, ops.unstack(rates, num=len(self.optimizers)))

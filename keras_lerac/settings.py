@@ -170,7 +170,7 @@ class Settings:
         return config
 
     @staticmethod
-    def from_config(config: dict) -> dict:
+    def upgrade_config(config: dict) -> dict:
         """`config` with the keys of older versions dropped: configs written before the
         schedule registry held `factor` (10.0 by default) and `update_every` for every
         schedule."""

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from keras_lerac.experiments.stats import mean_se, paired_difference, t_quantile_95
+from keras_lerac.experiments.stats import mean_se, mean_std, paired_difference, t_quantile_95
 
 
 def test_t_quantile_matches_scipy_for_every_dof():
@@ -31,3 +31,14 @@ def test_a_single_pair_has_no_interval_and_lengths_must_match():
     assert math.isclose(d["mean"], 0.5)
     with pytest.raises(ValueError, match="one value per seed"):
         paired_difference([1.0, 2.0], [1.0])
+
+
+def test_mean_std_is_the_sample_standard_deviation():
+    import statistics
+
+    values = [0.91, 0.83, 0.84, 0.9]
+    mean, std = mean_std(values)
+    assert mean == pytest.approx(statistics.fmean(values)) and std == pytest.approx(statistics.stdev(values))
+    assert mean_std([0.5]) == (0.5, 0.0)
+    with pytest.raises(ValueError, match="at least one value"):
+        mean_std([])

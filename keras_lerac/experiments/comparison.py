@@ -57,8 +57,7 @@ class ABComparison:
         """
         for entry in results.values():
             values = entry["scores"]
-            entry["mean"], _ = stats.mean_se(values)
-            entry["std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            entry["mean"], entry["std"] = stats.mean_std(values)
             entry["mean_wall_time_s"] = sum(entry["wall_time_s"]) / len(entry["wall_time_s"])
         differences = _differences(results, greater_is_better)
         return cls(_jsonable(results), differences, _jsonable(settings), lerac)

@@ -57,6 +57,22 @@ def mean_se(values: Sequence[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(var / n)
 
 
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """`(mean, sample standard deviation)` of `values`; the deviation is 0 for one value.
+
+    Example:
+
+    >>> mean_std([1.0, 2.0, 4.0])
+    (2.3333333333333335, 1.5275252316519468)
+    """
+    n = len(values)
+    if n == 0:
+        raise ValueError("mean_std needs at least one value.")
+    mean = math.fsum(values) / n
+    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else 0.0
+    return mean, std
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float], tie: float = 0.0) -> dict:
     """Summary of the paired differences `a[i] - b[i]` (one entry per seed).
 
