@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_accuracy", "plot_curriculum"]
+__all__ = ["plot_accuracy", "plot_curriculum", "plot_planned_rates"]
 
 
 def _figure_class():
@@ -25,10 +25,11 @@ def _figure_class():
     return Figure
 
 
-def _sample_steps(steps: int) -> np.ndarray:
-    if steps <= 2000:
+def sample_steps(steps: int, points: int = 2001) -> np.ndarray:
+    """Iterations `0 .. steps` to plot: all of them, or about `points` spread evenly."""
+    if steps < points:
         return np.arange(steps + 1)
-    return np.unique(np.linspace(0, steps, 2001).round().astype(int))
+    return np.unique(np.linspace(0, steps, points).round().astype(int))
 
 
 def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None = None, ax: Any = None) -> Any:
@@ -68,8 +69,42 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
     steps = int(steps)
     if steps < 1:
         raise ValueError(f"`steps` must be >= 1. Received: {steps}")
-    x = _sample_steps(steps)
-    rates = np.array([opt.learning_rates_at(int(t)) for t in x])  # (len(x), buckets)
+    x = sample_steps(steps)
+    rates = [opt.learning_rates_at(int(t)) for t in x]
+    return plot_planned_rates(x, rates, k, opt.schedule, path=path, ax=ax)
+
+
+def plot_planned_rates(
+    steps: Any, rates: Any, curriculum_steps: int, schedule: str, path: str | None = None, ax: Any = None
+) -> Any:
+    """Plots planned rates already computed: what `plot_curriculum` draws, without the optimizer.
+
+    A comparison's records keep each curriculum's planned rates, so its plot can be drawn
+    again from the records alone (`keras-lerac report`).
+
+    Args:
+        steps: The iterations, increasing from 0.
+        rates: One list of every bucket's rate per iteration (bucket 0 = input side).
+        curriculum_steps: K, marked by a dashed line.
+        schedule: The schedule's name, for the title.
+        path: If set, the figure is saved there as a PNG.
+        ax: A matplotlib `Axes` to draw on; a new figure is made when `None`.
+
+    Returns:
+        The matplotlib `Figure`.
+
+    Example:
+
+    ```python
+    import keras_lerac
+
+    keras_lerac.plotting.plot_planned_rates([0, 5, 10], [[0.1, 1e-4], [0.1, 3e-3], [0.1, 0.1]], 10,
+                                            "exponential", path="rates.png")
+    ```
+    """
+    x = np.asarray(steps)
+    rates = np.asarray(rates, dtype=float)  # (len(x), buckets)
+    k, steps = int(curriculum_steps), int(x[-1])
     if ax is None:
         fig = _figure_class()(figsize=(7.5, 4.5))
         ax = fig.add_subplot(1, 1, 1)
@@ -80,14 +115,14 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
     n = rates.shape[1]
     cmap = mpl.colormaps["viridis"]
     colors = [cmap(j / max(1, n - 1) * 0.9) for j in range(n)]
-    drawstyle = "steps-post" if opt.schedule == "stepwise" else "default"
+    drawstyle = "steps-post" if schedule == "stepwise" else "default"
     for j in range(n):
         ax.plot(x, rates[:, j], color=colors[j], lw=1.6, drawstyle=drawstyle, label=f"bucket {j}")
     ax.set_yscale("log")
     ax.set_xlim(0, steps)
     ax.set_xlabel("iteration")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"LeRaC curriculum ({opt.schedule}, {n} buckets; bucket 0 = input side)")
+    ax.set_title(f"LeRaC curriculum ({schedule}, {n} buckets; bucket 0 = input side)")
     ax.grid(True, which="major", alpha=0.3)
     if 0 < k <= steps:
         ax.axvline(k, color="black", ls="--", lw=1)

@@ -204,6 +204,7 @@ def test_statistics_are_the_paired_differences():
     result, _ = _run(_mlp(), _data(), regimes=("conventional", "lerac"), curriculum_steps=4)
     scores = {r: e["scores"] for r, e in result.regimes.items()}
     expected = stats.paired_difference(scores["lerac"], scores["conventional"])
+    expected.update(p_holm=expected["p"], significant_holm=None)  # one contrast, 2 seeds: no p
     assert result.differences == {"lerac - conventional": expected}
     for entry in result.regimes.values():
         assert entry["mean"] == pytest.approx(np.mean(entry["scores"]))
@@ -225,7 +226,12 @@ def test_differences_compare_to_conventional_and_lerac_to_warmup():
         "anti - conventional",
         "lerac - warmup",
     ]
-    assert out["lerac - warmup"] == stats.paired_difference([0.7, 0.6, 0.8], [0.6, 0.6, 0.6])
+    expected = stats.paired_difference([0.7, 0.6, 0.8], [0.6, 0.6, 0.6])
+    assert {k: v for k, v in out["lerac - warmup"].items() if "holm" not in k} == expected
+    # Holm over the four contrasts: the smallest p times 4, then step-down, never above 1.
+    ps = [d["p"] for d in out.values()]
+    assert [d["p_holm"] for d in out.values()] == stats.holm(ps)
+    assert all(d["p_holm"] is None or d["p_holm"] >= d["p"] for d in out.values())
     assert (out["anti - conventional"]["wins"], out["anti - conventional"]["losses"]) == (0, 1)
     # A loss-like score: lower wins; the mean stays regime - reference.
     lower = comparison._differences(results, greater_is_better=False)
@@ -349,13 +355,13 @@ def test_writes_results_json_and_plots(tmp_path, monkeypatch):
     import keras_lerac.plotting
 
     spans = []
-    original = keras_lerac.plotting.plot_curriculum
+    original = keras_lerac.plotting.plot_planned_rates
 
-    def spy(optimizer, steps=None, **kwargs):
-        spans.append(steps)
-        return original(optimizer, steps=steps, **kwargs)
+    def spy(steps, rates, k, schedule, **kwargs):
+        spans.append((steps[-1], k))
+        return original(steps, rates, k, schedule, **kwargs)
 
-    monkeypatch.setattr(keras_lerac.plotting, "plot_curriculum", spy)
+    monkeypatch.setattr(keras_lerac.plotting, "plot_planned_rates", spy)
     result, _ = _run(_mlp(), _data(), epochs=2, output=str(tmp_path))
     record = json.loads((tmp_path / "results.json").read_text())
     assert record["regimes"]["lerac"]["scores"] == result.regimes["lerac"]["scores"]
@@ -363,8 +369,8 @@ def test_writes_results_json_and_plots(tmp_path, monkeypatch):
     assert record["settings"]["total_steps"] == 6 and record["settings"]["score"] == "accuracy"
     for png in ("accuracy.png", "curriculum.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    k = result.lerac.curriculum_steps
-    assert spans == [report.curriculum_plot_steps(k, 6)]
+    k = result.settings["curriculum"]["curriculum_steps"]
+    assert spans == [(report.curriculum_plot_steps(k, 6), k)]
     assert "lerac - conventional" in result.table()
 
 

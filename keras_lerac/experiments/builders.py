@@ -30,12 +30,14 @@ def model_builder(model: Any, reinitialize: bool) -> Callable[[], Any]:
     """
     import keras
 
+    from keras_lerac.saving import load_model
+
     if isinstance(model, (str, os.PathLike)):
         path = os.fspath(model)
         if not os.path.isfile(path):
             raise InputError(f"model file {path!r} does not exist")
         try:
-            loaded = keras.saving.load_model(path, compile=False)
+            loaded = load_model(path, compile=False)  # says what is wrong with a damaged file
         except Exception as error:
             raise InputError(f"{path!r} is not a loadable Keras model: {first_line(error)}") from None
         if not isinstance(loaded, keras.Model):

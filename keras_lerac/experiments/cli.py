@@ -2,7 +2,8 @@
 
 Usage:
 
-    keras-lerac compare [--backend B] [--epochs N] [--seeds N] [--output DIR] ...
+    keras-lerac compare [--backend B] [--epochs N] [--seeds N] [--output DIR] [--shard I/N] ...
+    keras-lerac report DIR
     keras-lerac plan [--model NAME_OR_FILE.keras] [--backend B] ...
     keras-lerac --version
     python -m keras_lerac ...
@@ -20,7 +21,6 @@ import dataclasses
 import math
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 
 from keras_lerac import __version__
@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "print curriculum plans.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{compare,plan}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{compare,report,plan}", parser_class=_Parser)
     sub.required = True
 
     def common(p):
@@ -117,7 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--epochs", type=_int, default=12, help="Training epochs per run (default 12).")
     compare.add_argument("--seeds", type=_int, default=3, help="Seeds per regime: 0..N-1 (default 3).")
     compare.add_argument(
-        "--output", default=DEFAULT_OUTPUT, help=f"Output directory (default {DEFAULT_OUTPUT})."
+        "--output",
+        default=DEFAULT_OUTPUT,
+        help=f"Output directory (default {DEFAULT_OUTPUT}). Each run is recorded there as it ends; the same "
+        "command again trains only the runs that are missing.",
+    )
+    compare.add_argument(
+        "--shard",
+        default=None,
+        metavar="I/N",
+        help="Train only the I-th of N deterministic shares of the (seed, regime) runs (0 <= I < N), "
+        "e.g. one per GPU or per job of an array; all shards write into one --output, and "
+        "`keras-lerac report DIR` compares what they recorded.",
     )
     compare.add_argument(
         "--model",
@@ -159,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--limit", type=_int, default=None, help=argparse.SUPPRESS)
     compare.set_defaults(func=cmd_compare)
 
+    report = sub.add_parser(
+        "report",
+        help="Print and write the comparison of the runs recorded in an output directory.",
+        description="Derive results.json, the tables and the plots from the run records of `keras-lerac "
+        "compare` (DIR/runs/*.json), whether one process or several shards wrote them; loads no backend.",
+    )
+    report.add_argument("output", metavar="DIR", help="An output directory of `keras-lerac compare`.")
+    report.set_defaults(func=cmd_report)
+
     plan = sub.add_parser(
         "plan",
         help="Print the LeRaC curriculum plan (one row per depth bucket) of a model.",
@@ -197,13 +217,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 # --------------------------------------------------------------------------- validation
 def _check_output_dir(path: str) -> None:
+    from keras_lerac.experiments.records import RecordError, check_output
+
     try:
-        os.makedirs(path, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".keras-lerac-", delete=True):
-            pass
-    except OSError as error:
-        reason = error.strerror or str(error)
-        raise CLIError(f"output directory {path!r} is not writable: {reason}") from None
+        check_output(path)  # creates nothing: a bad input leaves nothing behind
+    except RecordError as error:
+        raise CLIError(str(error)) from None
+
+
+def _shard(text: str | None) -> tuple[int, int] | None:
+    from keras_lerac.experiments.records import parse_shard
+
+    try:
+        return None if text is None else parse_shard(text)
+    except ValueError as error:
+        raise CLIError(f"--shard: {error}") from None
 
 
 def _at_least(args: argparse.Namespace, flags: Sequence[str], minimum: int) -> None:
@@ -268,6 +296,7 @@ def _validate(args: argparse.Namespace) -> None:
             regimes.remove("cbs")
             args.skipped["cbs"] = reason
         args.regimes = regimes
+        args.shard = _shard(args.shard)
         _check_output_dir(args.output)
     elif args.command == "plan":
         _at_least(args, ("curriculum_steps",), 0)
@@ -335,7 +364,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                     settings, regimes=tuple(r for r in settings.regimes if r != "cbs")
                 )
     except paired.InputError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(_with_hint(error)) from None
     spe = data.steps_per_epoch(settings.batch_size)
     progress = False if quiet else Progress(len(settings.seeds) * len(settings.regimes))
     say = progress.write if progress else (lambda line: None)
@@ -371,26 +400,77 @@ def cmd_compare(args: argparse.Namespace) -> int:
             shown.append(regime)  # each curriculum's plan, before its first run trains
             progress.write(f"[{regime}] " + plan(model, optimizer, print_fn=lambda text: None))
 
+    extra = {
+        "model": settings.model,
+        "data": settings.data,
+        "optimizer_name": "adam" if settings.optimizer == "adam" else "sgd (momentum 0.9)",
+        "learning_rate": settings.base_rate,
+        "skipped_regimes": args.skipped,
+        "limit": settings.limit,
+        "curves": "per epoch History: loss/accuracy on the training split, val_* on the test split",
+    }
     try:
-        result = runner.comparison(settings, data=data, progress=progress, before_fit=before_fit)
+        result = runner.comparison(
+            settings,
+            data=data,
+            progress=progress,
+            before_fit=before_fit,
+            output=args.output,
+            shard=args.shard,
+            extra_settings=extra,
+        )
     except paired.InputError as error:
-        raise CLIError(str(error)) from None
+        raise CLIError(_with_hint(error)) from None
+    except KeyboardInterrupt:
+        if progress:
+            progress.close()
+        print(f"\n{PROG}: interrupted. {_recorded(args.output)}", file=sys.stderr)
+        return 130
     if progress:
         progress.close()
-    result.settings.update(
-        {
-            "model": settings.model,
-            "data": settings.data,
-            "optimizer_name": "adam" if settings.optimizer == "adam" else "sgd (momentum 0.9)",
-            "learning_rate": settings.base_rate,
-            "skipped_regimes": args.skipped,
-            "limit": settings.limit,
-            "curves": "per epoch History: loss/accuracy on the training split, val_* on the test split",
-            "wall_time": "seconds of model.fit per run (tracing/compilation included)",
-        }
-    )
-    written = result.write(args.output)
     print()
+    print(result.table())
+    print(f"Wrote {', '.join(result.written)}")
+    return 0
+
+
+def _with_hint(error: Exception) -> str:
+    """The one-line message of a comparison's input error, with what the command cannot do."""
+    from keras_lerac.experiments.inputs import LabelError
+
+    if isinstance(error, LabelError):
+        return (
+            f"{error} (the command compares classifiers; for regression or other targets call "
+            "keras_lerac.experiments.paired.compare_regimes with loss=, metrics= and greater_is_better=: "
+            "docs/cli.md)"
+        )
+    return str(error)
+
+
+def _recorded(output: str) -> str:
+    """How many runs `output` holds, and how to go on."""
+    from keras_lerac.experiments.records import RunStore
+
+    done = len(RunStore(output).read())
+    return (
+        f"{done} finished run(s) are recorded in {output}; run the same command again to train only the "
+        f"missing ones, or `{PROG} report {output}` to compare what is there."
+    )
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """`keras-lerac report DIR`: the comparison of the runs recorded in DIR."""
+    from keras_lerac.experiments.comparison import ABComparison
+    from keras_lerac.experiments.inputs import InputError
+    from keras_lerac.experiments.pairing import PairingError
+
+    if not os.path.isdir(args.output):
+        raise CLIError(f"{args.output!r} is not a directory: give the --output of `{PROG} compare`")
+    try:
+        result = ABComparison.from_directory(args.output)
+    except (InputError, PairingError) as error:
+        raise CLIError(str(error)) from None
+    written = result.write(args.output)
     print(result.table())
     print(f"Wrote {', '.join(written)}")
     return 0

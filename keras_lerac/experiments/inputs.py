@@ -23,6 +23,10 @@ class InputError(ValueError):
     """Bad input to a comparison, found before any training; the message is one line."""
 
 
+class LabelError(InputError):
+    """Labels that are not class labels the model's head outputs (with the default loss)."""
+
+
 def first_line(error: BaseException) -> str:
     """The first line of an error's message, or its type's name when it has none."""
     text = str(error).strip()
@@ -35,6 +39,9 @@ def load_npz(path: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
     Raises:
         InputError: if the file cannot be read as an `.npz` or lacks one of the keys.
     """
+    problem = _not_an_npz(path)
+    if problem:
+        raise InputError(f"{path!r} is not an .npz archive (np.savez writes a zip of .npy arrays): {problem}")
     try:
         with np.load(path, allow_pickle=False) as archive:
             missing = [key for key in NPZ_KEYS if key not in archive.files]
@@ -48,9 +55,36 @@ def load_npz(path: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
         raise
     except FileNotFoundError:
         raise InputError(f"data file {path!r} does not exist") from None
-    except Exception as error:  # not a zip, pickled objects, truncated
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise InputError(f"could not read {path!r} as an .npz file: {first_line(error)}") from None
+        raise InputError(
+            f"{path!r} holds object arrays (pickled Python objects), which are not loaded: they can run "
+            "code; save numeric arrays (np.asarray(x, dtype='float32'))"
+        ) from None
+    except Exception as error:  # a damaged zip, a truncated array
         raise InputError(f"could not read {path!r} as an .npz file: {first_line(error)}") from None
     return (x_train, y_train), (x_test, y_test)
+
+
+def _not_an_npz(path: str) -> str | None:
+    """What the file is instead of an `.npz` archive (None if it starts like one, or is missing)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(512)
+    except OSError:
+        return None  # np.load says what is wrong
+    if head.startswith(b"PK"):
+        return None
+    if not head:
+        return "the file is empty"
+    if head.startswith(b"\x93NUMPY"):
+        return "it is a single .npy array; save the four arrays with np.savez(path, x_train=..., ...)"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"it is a binary file starting with {head[:8]!r}"
+    return f"it is a text file starting with {head[:24].decode('utf-8', 'replace')!r}"
 
 
 # --------------------------------------------------------------------------- data forms
@@ -180,15 +214,38 @@ def check_data(model: Any, train: Any, test: Any, seed: int, check_labels: bool)
     train_arrays = as_arrays(first_train, "training data")
     test_arrays = as_arrays(first_test, "test data")
     if train_arrays is not None:
+        check_finite(*train_arrays, "training data")
         check_shapes(model, *train_arrays, "training data", sparse_check=check_labels)
         labels = train_arrays[1]
     else:
-        x_sample, y_sample = _dataset_sample(first_train)
-        check_shapes(model, np.asarray(x_sample), np.asarray(y_sample), "training data", check_labels)
-        labels = np.asarray(y_sample)
+        x_sample, y_sample = (np.asarray(v) for v in _dataset_sample(first_train))
+        check_finite(x_sample, y_sample, "training data (its first batch)")
+        check_shapes(model, x_sample, y_sample, "training data", check_labels)
+        labels = y_sample
     if test_arrays is not None:
+        check_finite(*test_arrays, "test data")
         check_shapes(model, *test_arrays, "test data", sparse_check=check_labels)
     return Data(train, test, first_train, train_arrays, test_arrays, labels)
+
+
+def check_finite(x: Any, y: Any, what: str) -> None:
+    """Checks that every number in `x` and `y` is finite (no NaN, no infinity).
+
+    Raises:
+        InputError: naming the array, how many values are not finite, and the first one.
+    """
+    for name, values in (("x", x), ("y", y)):
+        values = np.asarray(values)
+        if not (np.issubdtype(values.dtype, np.floating) or np.issubdtype(values.dtype, np.complexfloating)):
+            continue
+        bad = ~np.isfinite(values)
+        if bad.any():
+            first = tuple(np.argwhere(bad)[0])
+            kind = "NaN" if np.isnan(values[first]) else "infinite"
+            raise InputError(
+                f"{what}: {name} holds {int(bad.sum())} value(s) that are not finite (the first, {kind}, "
+                f"in example {first[0]}): remove or impute them before training"
+            )
 
 
 def _output_units(model) -> int | None:
@@ -218,20 +275,33 @@ def check_shapes(model: Any, x: np.ndarray, y: np.ndarray, what: str, sparse_che
     units = _output_units(model)
     if not sparse_check:
         return
-    if y.ndim >= 2 and y.shape[-1] == units and units and units > 1:  # one-hot labels
+    out = tuple(model.output_shape[1:])
+    if len(out) > 1:  # an output per position: labels per position, sparse or one-hot
+        fits = [out, out[:-1]]
+        if not any(
+            len(y.shape[1:]) == len(f) and all(a in (None, b) for a, b in zip(f, y.shape[1:])) for f in fits
+        ):
+            raise LabelError(
+                f"{what}: y has shape {y.shape[1:]} per example but the model outputs {out} per example: "
+                f"give labels of shape {out[:-1]} (class indices) or {out} (one-hot), a model with output "
+                f"(None, {units}), or your own loss (loss=...)"
+            )
+        if y.ndim - 1 == len(out):  # one-hot per position
+            return
+    elif y.ndim >= 2 and y.shape[-1] == units and units and units > 1:  # one-hot labels
         return
-    if y.ndim > 2 or (y.ndim == 2 and y.shape[-1] != 1):
-        raise InputError(
+    elif y.ndim > 2 or (y.ndim == 2 and y.shape[-1] != 1):
+        raise LabelError(
             f"{what}: y has shape {y.shape[1:]} per example; the model outputs {units} values: give "
             f"integer class labels (shape (n,)) or one-hot labels of width {units}"
         )
     values = y.reshape(-1)
     if not np.issubdtype(values.dtype, np.number) or np.any(values != np.round(values)):
-        raise InputError(f"{what}: y must hold integer class labels, got {values.dtype} values")
+        raise LabelError(f"{what}: y must hold integer class labels, got {values.dtype} values")
     classes = 2 if units == 1 else units
     low, high = values.min(), values.max()
     if units is not None and (low < 0 or high >= classes):
-        raise InputError(
+        raise LabelError(
             f"{what}: labels out of range: y has labels {int(low)}..{int(high)} but the model outputs "
             f"{classes} classes (0..{classes - 1})"
         )

@@ -22,6 +22,9 @@ callers use: `ABComparison`, `InputError`, `PairingError`, `REGIMES`, `REFERENCE
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,12 +47,12 @@ from keras_lerac.experiments.pairing import (
     ORDER_KEY,
     Feed,
     PairingError,
-    check_batch_orders,
     check_initial_weights,
     serve,
     weights_hash,
 )
 from keras_lerac.experiments.progress import Progress
+from keras_lerac.experiments.records import RunStore, jsonable, missing_runs, shard_runs
 from keras_lerac.experiments.regimes import (
     CURRICULUM_REGIMES,
     REFERENCE,
@@ -104,6 +107,8 @@ def compare_regimes(
     progress: bool | Progress = True,
     before_fit: Callable[[str, int, Any, Any], Any] | None = None,
     output: str | None = None,
+    shard: tuple[int, int] | None = None,
+    extra_settings: dict | None = None,
 ) -> ABComparison:
     """Trains one model under several regimes, paired by seed, and compares them.
 
@@ -166,18 +171,30 @@ def compare_regimes(
         callbacks: A function `(regime, seed) -> list` of extra Keras callbacks per run.
         curves: Pass `test` as `validation_data`, for per-epoch test curves.
         progress: Show a progress bar for the whole comparison (`True`), none (`False`),
-            or a `Progress` to drive.
+            or a `Progress` to drive (its total is set to the runs left to train).
         before_fit: Called as `before_fit(regime, seed, model, optimizer)` once a run's
             model is compiled.
-        output: If given, `results.json` and the plots are written there.
+        output: A directory for the run records, `results.json` and the plots. Each run
+            is recorded in `output/runs/` as it ends (`keras_lerac.experiments.records`),
+            so an interrupted comparison keeps its finished runs; called again with the
+            same arguments it trains only the missing runs (with other settings it
+            refuses, naming what differs). Without it, nothing is written.
+        shard: `(i, n)`: train only the `i`-th of `n` deterministic shares of the
+            (seed, regime) runs (`records.shard_runs`); needs `output`, shared by the
+            `n` processes. The result compares the seeds whose runs are all recorded.
+        extra_settings: Entries added to `results.json`'s settings and to the runs'
+            fingerprint (what the caller knows that the comparison cannot, such as the
+            names of a built-in model and data set).
 
     Returns:
-        An `ABComparison`.
+        An `ABComparison` of the seeds whose runs are all recorded (all of them, unless
+        `shard` leaves some to other processes).
 
     Raises:
         InputError: for bad input (shapes that do not fit the model, labels out of
-            range, a regime that cannot run on the model, a file that is not a model),
-            before any training.
+            range, values that are not finite, a model with nothing to train, a regime that
+            cannot run on the model, a file that is not a model, an output that cannot be
+            written or holds another comparison's runs), before any training.
         PairingError: if two regimes of a seed did not start from the same weights or
             see the same batches.
 
@@ -211,10 +228,18 @@ def compare_regimes(
     seeds = _check_seeds(seeds)
     epochs, batch_size = _check_counts(epochs, batch_size)
     metrics, score, greater_is_better = _scoring(metrics, score, greater_is_better)
+    store = RunStore(output) if output is not None else None
+    if shard is not None and store is None:
+        raise InputError("shard needs output: the shards' runs meet in one output directory")
     avoid_onednn_hang()
     builder = model_builder(model, reinitialize)
+    keras.utils.clear_session()
     keras.utils.set_random_seed(seeds[0])
     probe = build(builder)
+    if not probe.trainable_weights:
+        raise InputError(
+            "the model has no trainable weights: nothing to compare (set layer.trainable = True)"
+        )
     data = check_data(probe, train, test, seeds[0], check_labels=loss is None)
     if "cbs" in regimes:
         reason = cbs_reason(probe)
@@ -246,11 +271,18 @@ def compare_regimes(
         before_fit=before_fit,
         curves=curves,
     )
+    settings = dict(_settings(plan), **(extra_settings or {}))
+    fingerprint = _fingerprint(plan, model, probe, reinitialize, extra_settings)
+    records = store.check(fingerprint) if store is not None else []
     del probe
 
-    # ---- run: for each seed, every regime from the same weights and batch order
-    results, lerac = _run_all(plan, progress)
-    comparison = ABComparison.from_runs(results, _settings(plan, lerac), greater_is_better, lerac)
+    # ---- run what is missing: for each seed, every regime from the same weights and batch order
+    runs = [(seed, regime) for seed in seeds for regime in regimes]
+    todo = missing_runs(shard_runs(runs, shard), records)
+    common = {"fingerprint": fingerprint, "settings": settings, "plan": {"regimes": regimes, "seeds": seeds}}
+    new = _run_all(plan, todo, progress, store, common)
+    records = store.read() if store is not None else new  # other shards' runs included
+    comparison = ABComparison.from_records(records, regimes, seeds, settings)
     if output is not None:
         comparison.write(output)
     return comparison
@@ -335,47 +367,45 @@ class _Plan:
     curves: bool
 
 
-@dataclasses.dataclass(frozen=True)
-class _Run:
-    """What one run of one regime for one seed recorded."""
+def _run_all(
+    plan: _Plan, todo: list[tuple[int, str]], progress: bool | Progress, store: RunStore | None, common: dict
+) -> list[dict]:
+    """The runs `todo` (`(seed, regime)` pairs), each recorded in `store` the moment it ends.
 
-    score: float
-    wall_time_s: float
-    init_hash: str
-    order_hash: str | None
-    curves: dict
-    optimizer: Any
-
-
-def _run_all(plan: _Plan, progress: bool | Progress) -> tuple[dict, Any]:
-    """Every regime for every seed, each seed's regimes checked to have seen the same batches.
+    Args:
+        plan: The comparison's checked inputs.
+        todo: The runs to train, seed by seed.
+        progress: As for `compare_regimes`.
+        store: Where each run is recorded as it ends, or None.
+        common: What every record carries (`fingerprint`, `settings`).
 
     Returns:
-        `(results, lerac)`: `{regime: entry}` of per-seed lists (`seeds`, `scores`,
-        `wall_time_s`, `init_hash`, `order_hash`, `curves`), and the curriculum optimizer
-        to plot (the last lerac run's, else the last warmup or anti run's; None without).
+        The records of the runs trained here.
     """
     if isinstance(progress, Progress):
         bar = progress
+        bar.total = len(todo)  # the runs left to train
     else:  # made only when shown: on a terminal a new bar draws itself at once
-        bar = Progress(len(plan.seeds) * len(plan.regimes)) if progress is not False else None
-    results = {regime: _empty_entry(plan.seeds) for regime in plan.regimes}
-    lerac = None
-    for seed in plan.seeds:
+        bar = Progress(len(todo)) if progress is not False and todo else None
+    records = []
+    seeds = list(dict.fromkeys(seed for seed, _ in todo))
+    for seed in seeds:
         initial, seed_hash = _initial_weights(plan.builder, seed)
-        for regime in plan.regimes:
-            run = _run(plan, regime, seed, initial, seed_hash)
-            _record(results[regime], run)
-            if regime in CURRICULUM_REGIMES and (lerac is None or regime == "lerac"):
-                lerac = run.optimizer
+        for regime in (r for s, r in todo if s == seed):
+            record = dict(_run(plan, regime, seed, initial, seed_hash), **common)
+            if store is not None:
+                store.write(record)
+            records.append(record)
             if bar is not None:
+                shown = "n/a" if record["score"] is None else f"{record['score']:.4f}"
+                diverged = ", diverged" if record["diverged"] else ""
                 bar.advance(
-                    f"{regime} seed {seed}: {plan.score} {run.score:.4f} (fit {run.wall_time_s:.1f} s)"
+                    f"{regime} seed {seed}: {plan.score} {shown} "
+                    f"(fit {record['wall_time_s']:.1f} s{diverged})"
                 )
-        check_batch_orders(seed, {regime: results[regime]["order_hash"][-1] for regime in plan.regimes})
     if bar is not None and bar is not progress:
         bar.close()
-    return results, lerac
+    return records
 
 
 def _initial_weights(builder: Callable[[], Any], seed: int) -> tuple[list[np.ndarray], str]:
@@ -388,8 +418,14 @@ def _initial_weights(builder: Callable[[], Any], seed: int) -> tuple[list[np.nda
     return initial, weights_hash(initial)
 
 
-def _run(plan: _Plan, regime: str, seed: int, initial: list[np.ndarray], seed_hash: str) -> _Run:
+def _run(plan: _Plan, regime: str, seed: int, initial: list[np.ndarray], seed_hash: str) -> dict:
     """One regime for one seed: a fresh model from the seed's weights, trained on the seed's batches.
+
+    Returns:
+        The run's record: `regime`, `seed`, `score` (None if not finite, with
+        `score_note`), `diverged` (the training loss went non-finite), `wall_time_s`,
+        `init_hash`, `order_hash`, `curves` (non-finite values as None) and, for a
+        curriculum regime, `curriculum` (what it ran, and its planned rates to plot).
 
     Raises:
         PairingError: if the model did not start from the seed's weights, or `fit` did
@@ -415,7 +451,37 @@ def _run(plan: _Plan, regime: str, seed: int, initial: list[np.ndarray], seed_ha
     arrays = plan.data.train_arrays is not None
     batches = serve(train_data, arrays, plan.batch_size, seed, plan.epochs, plan.dataset_steps)
     curves, wall, score = _fit_and_score(plan, net, batches, test_data, seed, callbacks)
-    return _Run(score, wall, init_hash, batches.order_hash(), curves, optimizer)
+    finite = math.isfinite(score)
+    return {
+        "regime": regime,
+        "seed": int(seed),
+        "score": score if finite else None,
+        "score_note": None if finite else f"not a finite number ({score})",
+        "diverged": not all(math.isfinite(v) for v in curves.get("loss", [])),
+        "wall_time_s": wall,
+        "init_hash": init_hash,
+        "order_hash": batches.order_hash(),
+        "curves": jsonable(curves),
+        "curriculum": _curriculum(plan, optimizer) if regime in CURRICULUM_REGIMES else None,
+    }
+
+
+def _curriculum(plan: _Plan, optimizer: Any) -> dict:
+    """What a curriculum run ran (for `results.json`), and its planned rates (for the plot)."""
+    from keras_lerac.experiments.report import curriculum_plot_steps
+    from keras_lerac.plotting import sample_steps
+
+    k = optimizer.curriculum_steps
+    steps = sample_steps(curriculum_plot_steps(k, plan.total_steps), points=201)
+    return {
+        "record": plan.variants.curriculum_record(optimizer, plan.steps_per_epoch),
+        "plot": {
+            "steps": [int(t) for t in steps],
+            "rates": [optimizer.learning_rates_at(int(t)) for t in steps],
+            "curriculum_steps": k,
+            "schedule": optimizer.schedule,
+        },
+    }
 
 
 def _fit_and_score(
@@ -457,28 +523,8 @@ def _fit_and_score(
 
 
 # --------------------------------------------------------------------------- results
-def _empty_entry(seeds: list[int]) -> dict:
-    return {
-        "seeds": list(seeds),
-        "scores": [],
-        "wall_time_s": [],
-        "init_hash": [],
-        "order_hash": [],
-        "curves": [],
-    }
-
-
-def _record(entry: dict, run: _Run) -> None:
-    """Appends one seed's run to its regime's entry."""
-    entry["scores"].append(run.score)
-    entry["wall_time_s"].append(run.wall_time_s)
-    entry["init_hash"].append(run.init_hash)
-    entry["order_hash"].append(run.order_hash)
-    entry["curves"].append(run.curves)
-
-
-def _settings(plan: _Plan, lerac: Any) -> dict:
-    """What ran, for `ABComparison.settings` and `results.json`."""
+def _settings(plan: _Plan) -> dict:
+    """What ran, for `ABComparison.settings` and `results.json` (the curriculum comes from its runs)."""
     import keras
 
     from keras_lerac.experiments import report
@@ -486,8 +532,6 @@ def _settings(plan: _Plan, lerac: Any) -> dict:
     train_arrays, test_arrays = plan.data.train_arrays, plan.data.test_arrays
     return {
         "backend": keras.backend.backend(),
-        "regimes": plan.regimes,
-        "seeds": plan.seeds,
         "epochs": plan.epochs,
         "batch_size": plan.batch_size if train_arrays is not None else None,
         "steps_per_epoch": plan.steps_per_epoch,
@@ -498,7 +542,6 @@ def _settings(plan: _Plan, lerac: Any) -> dict:
         "greater_is_better": plan.greater_is_better,
         "loss": getattr(plan.loss, "name", str(plan.loss)),
         "optimizer": keras.optimizers.serialize(plan.base),
-        "curriculum": None if lerac is None else plan.variants.curriculum_record(lerac, plan.steps_per_epoch),
         "cbs": plan.variants.cbs_record() if "cbs" in plan.regimes else None,
         "pairing": "same initial weights (init_hash) and batch order (order_hash) per seed across regimes",
         "machine": report.machine_info(),
@@ -506,3 +549,57 @@ def _settings(plan: _Plan, lerac: Any) -> dict:
         if train_arrays is not None
         else "the dataset's own order",
     }
+
+
+def _fingerprint(plan: _Plan, model: Any, probe: Any, reinitialize: bool, extra: dict | None) -> dict:
+    """Everything that defines a run but its regime and seed: runs mix only when these are equal."""
+    import keras
+
+    from keras_lerac import __version__
+
+    def described(value: Any) -> Any:
+        try:
+            return keras.saving.serialize_keras_object(value)
+        except Exception:  # a plain function or an object Keras cannot serialise
+            return getattr(value, "__name__", type(value).__name__)
+
+    return jsonable(
+        {
+            "model": _model_hash(model, probe, reinitialize),
+            "data": {"train": _data_hash(plan.data.train_arrays), "test": _data_hash(plan.data.test_arrays)},
+            "epochs": plan.epochs,
+            "batch_size": plan.batch_size,
+            "steps_per_epoch": plan.dataset_steps,
+            "loss": described(plan.loss),
+            "metrics": [described(m) for m in plan.metrics],
+            "score": plan.score,
+            "optimizer": keras.optimizers.serialize(plan.base),
+            "curriculum": {"schedule": plan.variants.schedule, **plan.variants.curriculum},
+            "cbs": plan.variants.cbs_record(),
+            "extra": extra or {},
+            "keras_lerac": __version__,
+            "keras": keras.__version__,
+            "backend": keras.backend.backend(),
+        }
+    )
+
+
+def _model_hash(model: Any, probe: Any, reinitialize: bool) -> str:
+    """A hash of the model: a file's bytes, or the architecture (and kept weights) of a model or builder."""
+    digest = hashlib.sha1()
+    if isinstance(model, (str, os.PathLike)):
+        with open(model, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return "file sha1 " + digest.hexdigest()[:16]
+    digest.update(probe.to_json(sort_keys=True).encode())
+    if not reinitialize:
+        digest.update(weights_hash(probe.get_weights()).encode())
+    return "architecture sha1 " + digest.hexdigest()[:16]
+
+
+def _data_hash(arrays: tuple[np.ndarray, np.ndarray] | None) -> str:
+    """A hash of `(x, y)` arrays (values, shapes, dtypes); a dataset is not hashed."""
+    if arrays is None:
+        return "a dataset (not hashed)"
+    return "arrays sha1 " + weights_hash(list(arrays))

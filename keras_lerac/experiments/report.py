@@ -16,6 +16,8 @@ BACKEND_MODULES = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}
 # would otherwise be a sliver at the left edge.
 CURRICULUM_PLOT_SPAN = 3
 CURRICULUM_PLOT_MIN = 10
+# A curriculum of fewer iterations than this is flagged under the tables.
+SHORT_CURRICULUM = 10
 
 
 def machine_info() -> dict:
@@ -54,19 +56,21 @@ def _percent(score: str) -> bool:
 def _fmt(value: float | None, score: str, digits: int = 2) -> str:
     if value is None:
         return "n/a"
-    return f"{100 * value:.{digits}f}" if _percent(score) else f"{value:.4g}"
+    text = f"{100 * value:.{digits}f}" if _percent(score) else f"{value:.4g}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # never "-0.00"
 
 
 def format_table(regimes: dict, score: str = "accuracy") -> str:
-    """Per regime: the score's mean +- sample std over the seeds, the seeds, fit time per run."""
+    """Per regime: the score's mean +- sample std over the seeds, the seeds, diverged runs, fit time."""
     unit = " %" if _percent(score) else ""
-    headers = ("Regime", f"Test {score}{unit} (mean +- std)", "Seeds", "Fit time / run (s)")
+    headers = ("Regime", f"Test {score}{unit} (mean +- std)", "Seeds", "Diverged", "Fit time / run (s)")
     rows = [
         (
             name,
             f"{_fmt(entry['mean'], score)} +- {_fmt(entry['std'], score)}",
             str(len(entry["scores"])),
-            f"{entry['mean_wall_time_s']:.1f}",
+            str(len(entry.get("diverged", []))),
+            "n/a" if entry["mean_wall_time_s"] is None else f"{entry['mean_wall_time_s']:.1f}",
         )
         for name, entry in regimes.items()
     ]
@@ -74,9 +78,9 @@ def format_table(regimes: dict, score: str = "accuracy") -> str:
 
 
 def format_differences(differences: dict, score: str = "accuracy") -> str:
-    """The paired differences: mean +- standard error, 95 % interval, wins/ties/losses."""
+    """The paired differences: mean +- standard error, 95 % interval, Holm-adjusted p, wins/ties/losses."""
     unit = " (points)" if _percent(score) else ""
-    headers = ("Paired difference" + unit, "Mean +- SE", "95 % CI", "W/T/L")
+    headers = ("Paired difference" + unit, "Mean +- SE", "95 % CI", "p (Holm)", "W/T/L")
     rows = []
     for name, d in differences.items():
         ci = d["ci95"]
@@ -85,10 +89,50 @@ def format_differences(differences: dict, score: str = "accuracy") -> str:
                 name,
                 f"{_signed(d['mean'], score)} +- {_fmt(d['se'], score)}",
                 "n/a" if ci is None else f"[{_signed(ci[0], score)}, {_signed(ci[1], score)}]",
+                "n/a" if d.get("p_holm") is None else f"{d['p_holm']:.3f}",
                 f"{d['wins']}/{d['ties']}/{d['losses']}",
             )
         )
     return _table(headers, rows)
+
+
+def notes(settings: dict, regimes: dict, differences: dict) -> list[str]:
+    """The lines under the tables: what the figures cannot say on their own.
+
+    How many contrasts the Holm adjustment spans, why an interval is missing, which
+    regimes diverged, a curriculum too short to matter, runs not recorded yet.
+    """
+    lines = []
+    if len(differences) > 1:
+        lines.append(
+            f"note: {len(differences)} contrasts; the 95 % intervals are each on their own, p (Holm) is "
+            f"adjusted for all {len(differences)}"
+        )
+    for name, d in differences.items():
+        if d.get("note"):
+            lines.append(f"note: {name}: {d['note']}")
+    for name, entry in regimes.items():
+        if entry.get("diverged"):
+            seeds = ", ".join(str(s) for s in entry["diverged"])
+            lines.append(f"note: {name}: training diverged (non-finite loss) with seed(s) {seeds}")
+        missing = sum(s is None for s in entry["scores"])
+        if missing:
+            lines.append(f"note: {name}: {missing} run(s) scored no finite {settings.get('score', 'score')}")
+    curriculum = settings.get("curriculum") or {}
+    k = curriculum.get("curriculum_steps")
+    if k is not None and k < SHORT_CURRICULUM:
+        lines.append(
+            f"note: the curriculum is K = {k} iteration(s) of {settings.get('total_steps')}: the curriculum "
+            "regimes differ from conventional training in those steps only; pass curriculum_steps "
+            "(--curriculum-epochs) for a longer one"
+        )
+    runs = settings.get("runs") or {}
+    if runs and runs.get("recorded", 0) < runs.get("planned", 0):
+        lines.append(
+            f"note: {runs['recorded']} of {runs['planned']} runs recorded; seeds not compared yet: "
+            + ", ".join(str(s) for s in runs.get("seeds_incomplete", []))
+        )
+    return lines
 
 
 def _signed(value: float | None, score: str) -> str:
@@ -119,13 +163,14 @@ def write_plots(output: str, comparison) -> list[str]:
     """
     written = []
     try:
-        from keras_lerac.plotting import plot_accuracy, plot_curriculum
+        from keras_lerac.plotting import plot_accuracy, plot_planned_rates
 
-        lerac = comparison.lerac
-        if lerac is not None:
+        plan = comparison.curriculum_plot
+        if plan is not None:
             path = os.path.join(output, "curriculum.png")
-            steps = curriculum_plot_steps(lerac.curriculum_steps, comparison.settings.get("total_steps"))
-            plot_curriculum(lerac, steps=steps, path=path)
+            plot_planned_rates(
+                plan["steps"], plan["rates"], plan["curriculum_steps"], plan["schedule"], path=path
+            )
             written.append(path)
         score = comparison.settings.get("score", "accuracy")
         key = f"val_{score}"

@@ -19,6 +19,7 @@ import numpy as np
 
 from keras_lerac.experiments import data as datasets
 from keras_lerac.experiments import models, paired
+from keras_lerac.experiments.inputs import check_finite
 
 # The default regimes of `keras-lerac compare` and benchmarks/accuracy.py: LeRaC against
 # conventional training and against a warm-up of the same length (its control);
@@ -102,13 +103,19 @@ def load_data(settings: Settings) -> Data:
     """The data of `settings`: a bundled set (images for conv models, vectors otherwise) or an `.npz`.
 
     Raises:
-        paired.InputError: for an `.npz` that cannot be read or lacks one of its keys.
+        paired.InputError: for an `.npz` that cannot be read or lacks one of its keys, values
+            that are not finite, or a bundled set whose package is missing.
     """
     if is_data_file(settings.data):
         (x_train, y_train), (x_test, y_test) = paired.load_npz(settings.data)
     else:
         flat = not (is_model_file(settings.model) or models.is_conv_model(settings.model))
-        (x_train, y_train), (x_test, y_test) = datasets.load_dataset(settings.data, flat=flat)
+        try:
+            (x_train, y_train), (x_test, y_test) = datasets.load_dataset(settings.data, flat=flat)
+        except ImportError as error:
+            raise paired.InputError(f"--data {settings.data}: {error}") from None
+    check_finite(x_train, y_train, "training data")
+    check_finite(x_test, y_test, "test data")
     if settings.limit is not None:
         x_train, y_train = x_train[: settings.limit], y_train[: settings.limit]
     labels = [y for y in (y_train, y_test) if y.size and np.issubdtype(y.dtype, np.number)]
@@ -157,6 +164,8 @@ def comparison(
     progress=False,
     before_fit: Callable[..., Any] | None = None,
     output: str | None = None,
+    shard: tuple[int, int] | None = None,
+    extra_settings: dict | None = None,
 ) -> paired.ABComparison:
     """Runs the comparison `settings` describe through `paired.compare_regimes`.
 
@@ -165,7 +174,9 @@ def comparison(
         data: The data, if loaded already.
         progress: As for `compare_regimes`.
         before_fit: As for `compare_regimes`.
-        output: If given, `results.json` and the plots are written there.
+        output: As for `compare_regimes`: the run records, `results.json` and the plots.
+        shard: As for `compare_regimes`.
+        extra_settings: As for `compare_regimes`.
 
     Returns:
         The `paired.ABComparison`.
@@ -189,6 +200,8 @@ def comparison(
         progress=progress,
         before_fit=before_fit,
         output=output,
+        shard=shard,
+        extra_settings=extra_settings,
     )
 
 
@@ -202,19 +215,21 @@ def compare(settings: Settings, data: Data | None = None, log: Callable[[str], A
 
     Returns:
         `{"regimes": {regime: {"seeds", "test_accuracy", "mean", "std", "wall_time_s",
-        "mean_wall_time_s", "curves", ...}}, "differences", "lerac": the curriculum
-        optimizer of the last run (or None), "data", "comparison": the ABComparison}`.
+        "mean_wall_time_s", "curves", ...}}, "differences", "data", "comparison": the
+        ABComparison}`.
     """
     data = data if data is not None else load_data(settings)
     result = comparison(settings, data=data)
     regimes = {name: dict(entry, test_accuracy=entry["scores"]) for name, entry in result.regimes.items()}
     if log is not None:
         for name, entry in regimes.items():
-            log(f"[{name}] test accuracy {100 * entry['mean']:.2f} +- {100 * entry['std']:.2f} %")
+            if entry["mean"] is None:
+                log(f"[{name}] no finite test accuracy")
+            else:
+                log(f"[{name}] test accuracy {100 * entry['mean']:.2f} +- {100 * entry['std']:.2f} %")
     return {
         "regimes": regimes,
         "differences": result.differences,
-        "lerac": result.lerac,
         "data": data,
         "comparison": result,
     }
