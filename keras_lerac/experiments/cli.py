@@ -250,6 +250,8 @@ def _model_error(name: str) -> str | None:
 
 
 def _validate(args: argparse.Namespace) -> None:
+    if args.command == "report":
+        return  # its one argument is checked when read
     if args.backend is not None and args.backend not in BACKENDS:
         raise CLIError(f"unknown backend {args.backend!r}: choose one of {', '.join(BACKENDS)}")
     if args.optimizer not in runner.OPTIMIZERS:
@@ -547,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         _validate(args)
-        select_backend(args.backend)
+        select_backend(getattr(args, "backend", None))
         return args.func(args)
     except CLIError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)

@@ -181,12 +181,15 @@ class RunStore:
 
 
 # --------------------------------------------------------------------------- fingerprint
-def fingerprint_difference(old: dict, new: dict) -> str | None:
-    """The first part where two fingerprints differ, as `"key: old -> new"`; None if equal."""
-    for key in sorted(set(old) | set(new)):
+def fingerprint_difference(old: dict, new: dict, prefix: str = "") -> str | None:
+    """The first part where two fingerprints differ, as `"key.subkey: old -> new"`; None if equal."""
+    for key in [*new, *(k for k in old if k not in new)]:
         a, b = jsonable(old.get(key)), jsonable(new.get(key))
-        if a != b:
-            return f"{key}: {_short(a)} -> {_short(b)}"
+        if a == b:
+            continue
+        if isinstance(a, dict) and isinstance(b, dict):
+            return fingerprint_difference(a, b, f"{prefix}{key}.")
+        return f"{prefix}{key}: {_short(a)} -> {_short(b)}"
     return None
 
 
