@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: install lint format test test-tensorflow test-jax test-torch examples demo clean
+.PHONY: install lint format test test-tensorflow test-jax test-torch examples demo docs figures clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,5 +54,14 @@ examples: install
 demo: install
 	$(BIN)/keras-lerac compare
 
+# The documentation site (mkdocs.yml) into site/, strict: a warning, a broken link or a
+# missing API reference fails the build (tests/test_site.py builds it the same way).
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
+# The docs' pictures, redrawn from the committed results files (benchmarks/figures.py).
+figures: install
+	$(BIN)/python -m benchmarks.figures
+
 clean:
-	rm -rf $(VENV) *.egg-info lerac-results
+	rm -rf $(VENV) *.egg-info lerac-results site

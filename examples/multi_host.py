@@ -147,10 +147,12 @@ def check_rates(optimizer, step):
 def save_weights(model, args):
     import numpy as np
 
-    output = args.output or "multi_host_weights"
+    output = args.output or os.path.join("lerac-results", "multi_host")
     os.makedirs(output, exist_ok=True)
     weights = {f"w{i}": w for i, w in enumerate(model.get_weights())}
-    np.savez(os.path.join(output, f"weights_process{args.process_id}.npz"), **weights)
+    path = os.path.join(output, f"weights_process{args.process_id}.npz")
+    np.savez(path, **weights)
+    print(f"process {args.process_id}: wrote its weights to {path}")
 
 
 def torch_train(model, optimizer, x, y, batch_size, epochs, ddp=None):

@@ -7,11 +7,12 @@ use the same seed, the same initial weights and the same base rate (SGD 0.05, mo
 total_steps=N)`, the package's defaults rule (K = 2.5 % of the training steps, the
 bucket nearest the output starting at 1e-4 x the base rate); `--curriculum-steps` and
 `--min-lr` override it. The script prints the curriculum plan, both test accuracies,
-and writes the curriculum plot to `--output`.
+and writes the curriculum plot to `--output`'s directory (default
+`lerac-results/quickstart/`, made if missing), and prints where.
 
 Run (any backend; a few epochs take seconds on a CPU):
 
-    KERAS_BACKEND=jax python examples/quickstart.py --epochs 20 --output curriculum.png
+    KERAS_BACKEND=jax python examples/quickstart.py --epochs 20 --output lerac-results/quickstart
 
 Smoke run (2 epochs, about 20 s on a CPU; two epochs are too few to tell the two apart):
 
@@ -19,6 +20,7 @@ Smoke run (2 epochs, about 20 s on a CPU; two epochs are too few to tell the two
 """
 
 import argparse
+import os
 import time
 
 import keras
@@ -67,7 +69,9 @@ def main():
         "--curriculum-steps", type=int, default=None, help="LeRaC: K, in steps (default: the rule)"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--output", default="curriculum.png", help="where to write the curriculum plot")
+    parser.add_argument(
+        "--output", default=os.path.join("lerac-results", "quickstart"), help="directory of curriculum.png"
+    )
     parser.add_argument("--smoke", action="store_true", help="2 epochs")
     args = parser.parse_args()
     if args.smoke:
@@ -111,8 +115,10 @@ def main():
             print(
                 f"lerac: {step} steps; rates now {[f'{r:.3g}' for r in optimizer.current_learning_rates()]}"
             )
-            keras_lerac.plot_curriculum(optimizer, path=args.output)
-            print(f"Wrote the curriculum plot to {args.output}")
+            os.makedirs(args.output, exist_ok=True)
+            path = os.path.join(args.output, "curriculum.png")
+            keras_lerac.plot_curriculum(optimizer, path=path)
+            print(f"Wrote the curriculum plot to {path}")
 
     gap = 100 * (accuracies["lerac"] - accuracies["conventional"])
     print(f"LeRaC - conventional: {gap:+.2f} points (one seed; compare several seeds before concluding)")

@@ -93,11 +93,11 @@ class LeRaC(keras.optimizers.Optimizer):
         update_every: Stepwise update interval in iterations. Default: the interval
             that brings the lowest bucket to the base rate right at `curriculum_steps`.
             Only for `schedule="stepwise"`.
-        bucket_assignment, suggested, weight_decay_exclusions: Written to the config
-            once built, so that `load_model` rebuilds the same optimizer with no model
-            at hand: the bucket of each variable (by position in the list passed to
-            `build`), the settings the defaults rule chose, and what
-            `exclude_from_weight_decay` excluded.
+        bucket_assignment: The bucket of each variable (by position in the list
+            passed to `build`). This and the next two are written to the config once
+            built, so that `load_model` rebuilds the same optimizer with no model at hand.
+        suggested: The settings the defaults rule chose.
+        weight_decay_exclusions: What `exclude_from_weight_decay` excluded.
         name: The optimizer's name.
         **kwargs: Wrapper-level options of any Keras optimizer: `clipnorm`,
             `clipvalue`, `global_clipnorm` (across all buckets), `use_ema`,
@@ -475,6 +475,7 @@ class LeRaC(keras.optimizers.Optimizer):
 
 
 LeRaCOptimizer = LeRaC
+"""Another name of `LeRaC`: the same class."""
 
 
 def unwrap_loss_scale(optimizer: Any) -> Any:

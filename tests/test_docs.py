@@ -1,14 +1,18 @@
-"""Every Python example in README.md and docs/*.md runs, and prints what it says it prints."""
+"""Every page of the docs (README.md and the site under docs/) is tested: each Python block
+runs alone and prints what it says it prints, each `keras-lerac` command parses."""
 
 import contextlib
 import io
 import pathlib
 import re
+import shlex
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# README.md and every page of the site (docs/, the mkdocs hooks aside)
+DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md") if "_hooks" not in p.parts)]
+GETTING_STARTED = ROOT / "docs" / "getting-started.md"
 
 
 def python_blocks(path):
@@ -16,9 +20,10 @@ def python_blocks(path):
 
 
 BLOCKS = [(path, i, block) for path in DOCS for i, block in enumerate(python_blocks(path))]
+IDS = [f"{p.relative_to(ROOT)}[{i}]" for p, i, _ in BLOCKS]
 
 
-@pytest.mark.parametrize(("path", "index", "block"), BLOCKS, ids=[f"{p.name}[{i}]" for p, i, _ in BLOCKS])
+@pytest.mark.parametrize(("path", "index", "block"), BLOCKS, ids=IDS)
 def test_every_python_block_runs_alone(path, index, block, tmp_path, monkeypatch):
     # Each block runs alone, in a fresh namespace, as a reader who copies only that block
     # would run it: a block that relies on another's imports or variables fails.
@@ -28,15 +33,25 @@ def test_every_python_block_runs_alone(path, index, block, tmp_path, monkeypatch
 
 
 def test_the_docs_have_python_blocks():
-    assert len(BLOCKS) >= 5, "no Python blocks found in README.md and docs/*.md"
-    assert [p for p, _, _ in BLOCKS].count(ROOT / "README.md") >= 3
+    assert len(BLOCKS) >= 10, "no Python blocks found in README.md and docs/"
+    assert [p for p, _, _ in BLOCKS].count(ROOT / "README.md") >= 1
+    assert [p for p, _, _ in BLOCKS].count(GETTING_STARTED) >= 3
 
 
-def test_readme_usage_example_prints_the_documented_rates():
-    block = python_blocks(ROOT / "README.md")[0]
+def test_readme_example_prints_what_it_says():
+    (block,) = python_blocks(ROOT / "README.md")
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(block, "README.md", "exec"), {})
+    (said,) = re.findall(r"^print\(.*?\)\s+# ([^:]*):", block, flags=re.M)
+    assert out.getvalue().split() == said.split()
+
+
+def test_usage_example_prints_the_documented_rates():
+    (block,) = [b for b in python_blocks(GETTING_STARTED) if "print(opt.learning_rates_at(0))" in b]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "getting-started.md", "exec"), {})
     printed = [eval(line) for line in out.getvalue().splitlines()]
     documented = re.findall(r"print\(opt\.learning_rates_at\(\d+\)\)\s+# (\[.*\])", block)
     assert len(printed) == len(documented) == 3
@@ -94,14 +109,14 @@ def test_every_docstring_example_runs(tmp_path, monkeypatch):
     assert failures == [], "\n".join(failures)
 
 
-def test_readme_public_api_signature_names_every_parameter_of_lerac():
+def test_public_api_signature_names_every_parameter_of_lerac():
     import ast
     import inspect
 
     from keras_lerac import LeRaC
 
-    readme = (ROOT / "README.md").read_text()
-    api = readme[readme.index("### Public API") :]
+    page = (ROOT / "docs" / "curriculum.md").read_text()
+    api = page[page.index("## The public API") :]
     (signature,) = re.findall(r"^\| `(LeRaC\(.*?\))` \|", api, flags=re.M)
     # The documented signature, read as Python: names, kinds (keyword-only) and defaults.
     (doc,) = ast.parse(f"def {signature}: pass").body
@@ -111,17 +126,54 @@ def test_readme_public_api_signature_names_every_parameter_of_lerac():
     parameters = inspect.signature(LeRaC.__init__).parameters
     named = {n: p for n, p in parameters.items() if n != "self" and p.kind is not p.VAR_KEYWORD}
     missing = [n for n in named if n not in documented]
-    assert missing == [], f"README's Public API signature of LeRaC(...) omits {missing}"
+    assert missing == [], f"docs/curriculum.md's public API signature of LeRaC(...) omits {missing}"
     unknown = [n for n in documented if n not in named]
-    assert unknown == [], f"README's Public API signature of LeRaC(...) names no parameter {unknown}"
-    assert list(documented) == list(named), "README lists LeRaC's parameters in another order"
+    assert unknown == [], (
+        f"docs/curriculum.md's public API signature of LeRaC(...) names no parameter {unknown}"
+    )
+    assert list(documented) == list(named), "docs/curriculum.md lists LeRaC's parameters in another order"
     assert [a.arg for a in doc.args.args] == [
         n for n, p in named.items() if p.kind is p.POSITIONAL_OR_KEYWORD
     ]
     for n, p in named.items():
         if p.kind is p.KEYWORD_ONLY:
-            assert documented[n] == p.default, f"README: {n}={documented[n]!r}, LeRaC: {n}={p.default!r}"
-    assert doc.args.kwarg is not None, "README's signature omits LeRaC's **kwargs (wrapper options)"
+            assert documented[n] == p.default, (
+                f"docs/curriculum.md: {n}={documented[n]!r}, LeRaC: {n}={p.default!r}"
+            )
+    assert doc.args.kwarg is not None, (
+        "docs/curriculum.md's signature omits LeRaC's **kwargs (wrapper options)"
+    )
+
+
+def _commands(text: str) -> list[str]:
+    """Every `keras-lerac ...` command of a page: in inline code, and in shell blocks (a line
+    that starts with it, after `$ ` or environment settings, continued by `\\`). Synopses
+    (`[--flag X]`) are left out: they are the usage, not a command."""
+    found = [" ".join(span.split()) for span in re.findall(r"`(keras-lerac [^`]+)`", text)]
+    for block in re.findall(r"^```(?:bash|shell|console)?\n(.*?)^```", text, flags=re.S | re.M):
+        block = block.replace("\\\n", " ")
+        found += re.findall(r"^(?:\$ )?(?:[A-Z_]+=\S+ )*(keras-lerac(?: .*)?)$", block, flags=re.M)
+    return [c.split("  #")[0].split(" # ")[0].strip() for c in found if "[" not in c]
+
+
+COMMANDS = [(path, command) for path in DOCS for command in dict.fromkeys(_commands(path.read_text()))]
+
+
+@pytest.mark.parametrize(("path", "command"), COMMANDS, ids=[f"{p.name}: {c}" for p, c in COMMANDS])
+def test_every_command_in_the_docs_parses(path, command):
+    """The command exists as written: `keras-lerac`'s own parser accepts its flags."""
+    from keras_lerac.experiments.cli import build_parser
+
+    argv = shlex.split(command)[1:]
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit as exit_:
+        assert exit_.code == 0 and "--help" in argv, f"{path.name}: `{command}` does not parse"
+
+
+def test_the_docs_have_commands():
+    assert len(COMMANDS) >= 8
+    assert any(p.name == "README.md" for p, _ in COMMANDS)
 
 
 def test_cli_doc_states_the_rates_the_logger_logs():

@@ -29,13 +29,14 @@ EXAMPLES = ROOT / "examples"
 # script -> (extra arguments, modules it needs, lines it must print: all backends, or per backend)
 CASES = {
     "quickstart": (
-        ["--output", "{tmp}/curriculum.png"],
+        [],
         ["sklearn", "matplotlib"],
         [
             r"LeRaC curriculum plan",
             r"lerac: K = 2 of 86 steps",  # the defaults rule: 2.5 % of 2 epochs of 43 steps
             r"conventional: test accuracy \d+\.\d\d%",
             r"lerac: test accuracy \d+\.\d\d%",
+            r"Wrote the curriculum plot to lerac-results/quickstart/curriculum\.png",
         ],
     ),
     "text_classification": (
@@ -136,11 +137,13 @@ def test_example_smoke_run(name, tmp_path):
     if isinstance(expected, dict):
         expected = expected[BACKEND]
     args = [a.format(tmp=tmp_path) for a in extra]
+    cwd = tmp_path / "cwd"  # outputs asked for go under tmp_path; nothing else may land here
+    cwd.mkdir()
     path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))  # this checkout's package
     env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="2", PYTHONPATH=path)
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / f"{name}.py"), "--smoke", *args],
-        cwd=tmp_path,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
@@ -149,5 +152,8 @@ def test_example_smoke_run(name, tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     for pattern in expected:
         assert re.search(pattern, proc.stdout), f"{pattern!r} not in the output:\n{proc.stdout[-3000:]}"
+    # An example writes under the directory it names and prints (lerac-results/ by default,
+    # git-ignored), never loose files into the working directory.
+    assert {p.name for p in cwd.iterdir()} <= {"lerac-results"}, sorted(p.name for p in cwd.iterdir())
     if name == "quickstart":
-        assert (tmp_path / "curriculum.png").stat().st_size > 0
+        assert (cwd / "lerac-results" / "quickstart" / "curriculum.png").stat().st_size > 0

@@ -1,9 +1,11 @@
-"""README's benchmark figures against the committed results files they come from.
+"""The docs' figures against the committed results files they come from.
 
-Each test reads one results file under `benchmarks/results/`, recomputes the figures the
-README quotes from it, and finds them in README's text. A re-run that changes a figure
-(or a README edit that drifts from its file) fails here until the two agree again. No
-training, no timing: the files are read as they are committed.
+Each test reads one results file under `benchmarks/results/` (or `docs/demo/`), recomputes
+the figures a page quotes from it (README.md or a page of the site under docs/), and finds
+them in that page's text; every picture a page shows is redrawn by `benchmarks.figures`
+from its results file and compared with the committed one. A re-run that changes a figure
+(or an edit that drifts from its file) fails here until the two agree again. No training,
+no timing: the files are read as they are committed.
 """
 
 import json
@@ -15,14 +17,31 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RESULTS_PAGE = (ROOT / "docs" / "results.md").read_text(encoding="utf-8")
+# README.md and every page of the site (docs/, the mkdocs hooks aside)
+DOCS = [ROOT / "README.md", *sorted(p for p in (ROOT / "docs").rglob("*.md") if "_hooks" not in p.parts)]
 
 
-def section(title: str) -> str:
-    """README's section `## title`, up to the next `## ` heading."""
-    start = README.index(f"\n## {title}\n")
-    end = README.find("\n## ", start + 1)
-    return README[start : end if end > 0 else None]
+def section(title: str, text: str | None = None) -> str:
+    """The section headed `title` (at any level) of `text`, or of the one page that has it,
+    up to the next heading of the same or a higher level (fenced code skipped)."""
+    pages = [text] if text is not None else [p.read_text(encoding="utf-8") for p in DOCS]
+    found = []
+    for page in pages:
+        lines, fenced, start, level = page.split("\n"), False, None, 0
+        for i, line in enumerate(lines):
+            if line.startswith("```"):
+                fenced = not fenced
+            heading = None if fenced else re.match(r"^(#+) (.*)$", line)
+            if heading and start is not None and len(heading.group(1)) <= level:
+                found.append("\n".join(lines[start:i]))
+                start = None
+            if heading and heading.group(2) == title:
+                start, level = i, len(heading.group(1))
+        if start is not None:
+            found.append("\n".join(lines[start:]))
+    assert len(found) == 1, f"{len(found)} sections headed {title!r}"
+    return found[0]
 
 
 def flat(text: str) -> str:
@@ -42,7 +61,7 @@ def span(values, digits: int) -> str:
 def expect(text: str, *figures: str) -> None:
     body = flat(text)
     missing = [f for f in figures if flat(f) not in body]
-    assert not missing, f"README does not say (or no longer says) what the results file says: {missing}"
+    assert not missing, f"the docs do not say (or no longer say) what the results file says: {missing}"
 
 
 def table_rows(text: str, header_start: str) -> list[list[str]]:
@@ -212,7 +231,7 @@ CENTRAL.update(lr_schedule="cosine", epochs=15)
 
 def test_when_to_use_is_the_sensitivity_study():
     summary, cells = _study()
-    text = section("When to use LeRaC")
+    text = section("When to use LeRaC", RESULTS_PAGE)
     hours = summary["meta"]["wall_s"] / 3600
     runs = summary["runs"] + summary["tuning_runs"]
     seeds = {c["n"] for c in cells}
@@ -276,10 +295,10 @@ def test_every_results_file_the_docs_cite_is_committed():
     assert not landed, f"results now committed: take {landed} out of PENDING and test their figures"
 
 
-@pytest.mark.parametrize("doc", ["README.md", "docs/benchmarks.md", "docs/sensitivity.md"])
+@pytest.mark.parametrize("doc", DOCS, ids=[str(p.relative_to(ROOT)) for p in DOCS])
 def test_no_benchmark_is_run_by_path(doc):
     """The harnesses are modules of the `benchmarks` package: `python -m benchmarks.NAME`."""
-    text = (ROOT / doc).read_text(encoding="utf-8")
+    text = doc.read_text(encoding="utf-8")
     assert not re.findall(r"python3? benchmarks/(?!recipes/)\w+\.py", text)
 
 
@@ -319,7 +338,7 @@ ACCURACY_TASKS = {
 
 def test_results_table_is_the_accuracy_results_file():
     """README quotes the accuracy table only beside its committed file, and then as the file says."""
-    text = section("Results")
+    text = section("Accuracy on four small tasks")
     path = RESULTS / "accuracy" / "accuracy.json"
     if "| task (model) |" not in text:
         # no table: no accuracy figure either, only the command that would make the file
@@ -363,7 +382,7 @@ def _contrast(d: dict) -> str:
 def test_when_to_use_controls_are_the_controls_study():
     """README's controls table and the figures quoted around it, recomputed from the study."""
     summary = load("controls/summary.json")
-    text = section("When to use LeRaC")
+    text = section("When to use LeRaC", RESULTS_PAGE)
     rows: dict = {}
     for r in summary["contrasts"]:
         rows.setdefault(r["label"], {})[r["k_fraction"]] = r["contrasts"]
@@ -410,3 +429,68 @@ def test_when_to_use_controls_are_the_controls_study():
     expect(text, f"LeRaC added nothing ({values} at K = 2.5, 10, 20 %, none significant)")
     rule = [r["contrasts"]["lerac - conventional"] for r in summary["contrasts"] if r["k_fraction"] == 0.025]
     assert not any(d["significant"] for d in rule)
+
+
+# ----------------------------------------------------------------------------- the verdict
+def _paragraph(text: str) -> str:
+    """The first paragraph of a section, its links' targets dropped (they differ per page)."""
+    body = text.split("\n\n")[1]
+    return flat(re.sub(r"\]\([^)]*\)", "]", body))
+
+
+def test_readme_and_results_page_give_the_same_verdict():
+    """README's "When to use LeRaC" paragraph is the results page's, word for word, so the
+    figures the tests above find on the page are the README's too."""
+    readme = _paragraph(section("When to use LeRaC", README))
+    assert readme == _paragraph(section("When to use LeRaC", RESULTS_PAGE))
+    assert "docs/cli.md" in section("When to use LeRaC", README), "README's verdict points to docs/cli.md"
+
+
+# ----------------------------------------------------------------------------- the demo
+def test_what_make_demo_prints_is_the_demo_results_file():
+    """The tables `make demo` prints, as README and the docs show them, are docs/demo/results.json's."""
+    from keras_lerac.experiments import report
+
+    results = json.loads((ROOT / "docs" / "demo" / "results.json").read_text(encoding="utf-8"))
+    printed = (
+        report.format_table(results["regimes"]) + "\n\n" + report.format_differences(results["differences"])
+    )
+    printed += "\nWrote docs/demo/results.json, docs/demo/curriculum.png, docs/demo/accuracy.png\n"
+    shown = [
+        (doc, block)
+        for doc in DOCS
+        for block in re.findall(r"^```\n(Regime .*?)```", doc.read_text(encoding="utf-8"), flags=re.S | re.M)
+    ]
+    assert {doc.name for doc, _ in shown} >= {"README.md", "getting-started.md"}
+    for doc, block in shown:
+        assert block == printed, (
+            f"{doc.relative_to(ROOT)}: the demo's tables differ from docs/demo/results.json"
+        )
+
+
+# ----------------------------------------------------------------------------- pictures
+def test_every_picture_is_drawn_from_a_committed_results_file(tmp_path):
+    """Each image a page shows is one `benchmarks.figures` draws from a committed results
+    file, and drawing it again from that file gives the committed picture."""
+    from matplotlib.image import imread
+
+    from benchmarks import figures
+
+    shown = set()
+    for doc in DOCS:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", doc.read_text(encoding="utf-8")):
+            shown.add((doc.parent / target).resolve().relative_to(ROOT).as_posix())
+    assert shown, "no pictures found"
+    assert shown <= set(figures.FIGURES), (
+        f"pictures no results file makes: {sorted(shown - set(figures.FIGURES))}"
+    )
+    assert {"docs/demo/curriculum.png", "docs/figures/scaling.png", "docs/figures/controls.png"} <= shown
+    for picture in sorted(shown):
+        assert (ROOT / figures.FIGURES[picture]).exists(), figures.FIGURES[picture]
+    for picture in figures.make(str(tmp_path), sorted(shown)):
+        relative = Path(picture).relative_to(tmp_path).as_posix()
+        again, committed = imread(picture), imread(ROOT / relative)
+        assert again.shape == committed.shape, f"{relative}: redrawn at another size; run `make figures`"
+        assert abs(again - committed).mean() < 0.01, (
+            f"{relative} is not what its results file draws: `make figures`"
+        )
