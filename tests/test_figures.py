@@ -449,12 +449,10 @@ def test_readme_and_results_page_give_the_same_verdict():
 # ----------------------------------------------------------------------------- the demo
 def test_what_make_demo_prints_is_the_demo_results_file():
     """The tables `make demo` prints, as README and the docs show them, are docs/demo/results.json's."""
-    from keras_lerac.experiments import report
+    from keras_lerac.experiments.comparison import ABComparison
 
     results = json.loads((ROOT / "docs" / "demo" / "results.json").read_text(encoding="utf-8"))
-    printed = (
-        report.format_table(results["regimes"]) + "\n\n" + report.format_differences(results["differences"])
-    )
+    printed = ABComparison(results["regimes"], results["differences"], results["settings"]).table()
     printed += "\nWrote docs/demo/results.json, docs/demo/curriculum.png, docs/demo/accuracy.png\n"
     shown = [
         (doc, block)
