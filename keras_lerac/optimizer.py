@@ -57,8 +57,9 @@ class LeRaC(keras.optimizers.Optimizer):
             `"exponential"` (the paper's equation), `"linear"` (the paper's ablation),
             `"stepwise"` (the official code: rates times `factor` every `update_every`
             iterations, capped at the base rate), or a control for comparisons:
-            `"warmup"` (every bucket starts at the lowest start rate and rises on the
-            exponential to the base at K: an ordinary warm-up) or `"anti"` (LeRaC's
+            `"warmup"` (every bucket starts at the lowest start rate, `min_learning_rate`
+            also on a one-bucket model, and rises on the exponential to the base at K: an
+            ordinary warm-up) or `"anti"` (LeRaC's
             start rates in reverse: lowest at the input). `keras_lerac.register_schedule`
             adds your own.
         schedule_params: The schedule's own parameters, for a schedule that takes any

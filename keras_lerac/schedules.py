@@ -105,12 +105,23 @@ class Schedule:
             )
         return params
 
-    def start(self, ratios: Sequence[float]) -> list[float]:
-        """Each bucket's start ratio, from LeRaC's (bucket 0 nearest the input first)."""
+    def start(self, ratios: Sequence[float], lowest: float | None = None) -> list[float]:
+        """Each bucket's start ratio, from LeRaC's (bucket 0 nearest the input first).
+
+        Args:
+            ratios: LeRaC's start ratios.
+            lowest: The curriculum's lowest start ratio (`min_learning_rate` over the
+                reference rate), also on one bucket, where LeRaC's only ratio is 1;
+                `min(ratios)` when not given. A layout that takes a `lowest` argument
+                gets it (the warm-up control starts every bucket there).
+        """
         ratios = [float(r) for r in ratios]
         if self.layout is None:
             return ratios
-        laid_out = [float(r) for r in self.layout(list(ratios))]
+        lowest = min(ratios, default=1.0) if lowest is None else float(lowest)
+        takes_lowest = "lowest" in inspect.signature(self.layout).parameters
+        laid_out = self.layout(list(ratios), lowest=lowest) if takes_lowest else self.layout(list(ratios))
+        laid_out = [float(r) for r in laid_out]
         if len(laid_out) != len(ratios):
             raise ValueError(
                 f"The layout of schedule {self.name!r} returned {len(laid_out)} start ratios "
@@ -262,9 +273,13 @@ def stepwise(
     return start_ratio * xp.power(factor, xp.floor(step / float(update_every)))
 
 
-def lowest_everywhere(ratios: list[float]) -> list[float]:
-    """The warm-up control's layout: every bucket starts at the lowest ratio."""
-    return [min(ratios, default=1.0)] * len(ratios)
+def lowest_everywhere(ratios: list[float], lowest: float | None = None) -> list[float]:
+    """The warm-up control's layout: every bucket starts at the curriculum's lowest ratio.
+
+    `lowest` is `min_learning_rate` over the reference rate whatever the bucket count:
+    on a one-bucket model, where LeRaC's only ratio is 1, the warm-up still warms up.
+    """
+    return [min(ratios, default=1.0) if lowest is None else lowest] * len(ratios)
 
 
 def reversed_depth(ratios: list[float]) -> list[float]:

@@ -1,5 +1,7 @@
 """The schedule registry (keras_lerac/schedules.py): built-ins, controls, a user's own."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -147,3 +149,67 @@ def test_a_bucket_schedule_written_before_the_registry_still_loads():
     exp = CurriculumSchedule.from_config({**legacy, "schedule": "exponential"})
     assert exp.params == {}
     assert get_schedule("stepwise").param_names == ("factor", "update_every")
+
+
+# ----------------------------------------------------------------------- one bucket
+def _one_bucket():
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+
+def _lerac_on(model, schedule, **kwargs):
+    kwargs.setdefault("min_learning_rate", 1e-3)
+    opt = LeRaC(keras.optimizers.SGD(0.1), schedule=schedule, curriculum_steps=10, model=model, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt.build(model.trainable_variables)
+    return opt, [str(w.message) for w in caught]
+
+
+def test_warmup_warms_up_a_one_bucket_model():
+    # The warm-up control starts every bucket at the curriculum's lowest start ratio
+    # (min_learning_rate / reference), one bucket included: LeRaC's only ratio there is 1.
+    model = _one_bucket()
+    opt, caught = _lerac_on(model, "warmup")
+    assert opt.learning_rates_at(0) == pytest.approx([1e-3])
+    assert opt.learning_rates_at(5) == pytest.approx([0.1 * 0.01**0.5])
+    assert opt.learning_rates_at(10) == pytest.approx([0.1])
+    assert not [m for m in caught if "single bucket" in m]  # it is a curriculum: no warning
+    # ... and the step applies it: plain SGD with a unit gradient moves each weight by the rate.
+    before = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    opt.apply([keras.ops.ones(v.shape) for v in model.trainable_variables], model.trainable_variables)
+    for b, v in zip(before, model.trainable_variables):
+        np.testing.assert_allclose(b - keras.ops.convert_to_numpy(v), 1e-3, rtol=1e-4)
+    # Explicit start rates and a warm-up base schedule give the same lowest ratio.
+    explicit, _ = _lerac_on(_one_bucket(), "warmup", min_learning_rate=None, initial_learning_rates=[1e-3])
+    assert explicit.learning_rates_at(0) == pytest.approx([1e-3])
+
+
+@pytest.mark.parametrize("name", ["exponential", "anti"])
+def test_lerac_and_anti_are_conventional_on_a_one_bucket_model(name):
+    opt, caught = _lerac_on(_one_bucket(), name)
+    assert opt.learning_rates_at(0) == [pytest.approx(0.1)]
+    assert [m for m in caught if "single bucket" in m]
+
+
+def test_warmup_lays_out_the_lowest_ratio_on_any_bucket_count():
+    for depth in (1, 2, 3, 5):
+        opt, _ = _lerac_on(mlp(depth=depth), "warmup", min_learning_rate=1e-4)
+        assert opt.learning_rates_at(0) == pytest.approx([1e-4] * depth, rel=1e-9)
+
+
+def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
+    texts = {}
+    for name in ("exponential", "warmup", "anti"):
+        model = _one_bucket()
+        opt, _ = _lerac_on(model, name)
+        texts[name] = keras_lerac.plan(model, opt, print_fn=lambda text: None)
+    for name in ("exponential", "anti"):
+        assert f"({name}: equals conventional training on this model: one bucket" in texts[name]
+    assert "an ordinary warm-up" in texts["warmup"] and "equals conventional" not in texts["warmup"]
+    # On a deeper model, LeRaC has no note and the controls say they are controls.
+    deep = mlp(depth=3)
+    opt, _ = _lerac_on(deep, "anti")
+    text = keras_lerac.plan(deep, opt, print_fn=lambda text: None)
+    assert "equals conventional" not in text and "a control, not LeRaC" in text
+    opt, _ = _lerac_on(deep, "exponential")
+    assert "equals conventional" not in keras_lerac.plan(deep, opt, print_fn=lambda text: None)
