@@ -201,4 +201,15 @@ def _schedule_params(schedule: str, params: Any, factor: Any, update_every: Any)
         params["factor"] = check_number("factor", params["factor"], low=1.0, low_open=True)
     if "update_every" in params:
         params["update_every"] = check_int("update_every", params["update_every"], minimum=1)
-    return get_schedule(schedule).check_params(params)
+    found = get_schedule(schedule)
+    params = found.check_params(params)
+    missing = found.missing_params
+    if missing:  # not checked at registration: checked now, with its parameters
+        absent = [p for p in missing if p not in params]
+        if absent:
+            raise ValueError(
+                f"The {schedule!r} schedule needs {', '.join(f'`{p}`' for p in absent)}: pass "
+                f"schedule_params={{{', '.join(f'{p!r}: ...' for p in absent)}}}."
+            )
+        found.check(params)
+    return params

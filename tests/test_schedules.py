@@ -1,10 +1,12 @@
 """The schedule registry (keras_lerac/schedules.py): built-ins, controls, a user's own."""
 
+import math
 import warnings
 
 import keras
 import numpy as np
 import pytest
+from conftest import BACKEND
 from helpers import classification_data, mlp
 
 import keras_lerac
@@ -108,12 +110,15 @@ def test_bad_schedules_and_parameters_say_what_is_wrong():
         register_schedule("exponential", cosine_rise)
     with pytest.raises(TypeError, match="`xp`"):
         register_schedule("no_xp", lambda step, r, k: r)
-    register_schedule("test_bad_layout", cosine_rise, layout=lambda ratios: ratios[:1], overwrite=True)
+    with pytest.raises(ValueError, match="layout of schedule 'test_bad_layout'.*one per bucket"):
+        register_schedule("test_bad_layout", cosine_rise, layout=lambda ratios: ratios[:1], overwrite=True)
+    # A layout that fits the registration's 3 buckets but not the model's 4: caught at build.
+    register_schedule("test_bad_layout", cosine_rise, layout=lambda ratios: ratios[:3], overwrite=True)
     opt = LeRaC(
         keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=10, schedule="test_bad_layout"
     )
     with pytest.raises(ValueError, match="one per bucket"):
-        opt.build(mlp(depth=3).trainable_variables)
+        opt.build(mlp(depth=4).trainable_variables)
 
 
 def test_stepwise_parameters_through_schedule_params():
@@ -213,3 +218,90 @@ def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
     assert "equals conventional" not in text and "a control, not LeRaC" in text
     opt, _ = _lerac_on(deep, "exponential")
     assert "equals conventional" not in keras_lerac.plan(deep, opt, print_fn=lambda text: None)
+
+
+# ----------------------------------------------------------------------- registration check
+def np_cos_rise(step, start_ratio, curriculum_steps, *, xp):
+    return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - np.cos(np.pi * step / curriculum_steps))
+
+
+def math_cos_rise(step, start_ratio, curriculum_steps, *, xp):
+    return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - math.cos(math.pi * step / curriculum_steps))
+
+
+def _refused(name, fn, **kwargs) -> str:
+    with pytest.raises(ValueError) as info:
+        register_schedule(name, fn, overwrite=True, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and f"Schedule {name!r}" in message
+    assert name not in schedule_names()
+    return message
+
+
+def test_a_schedule_written_with_numpy_is_refused_at_registration():
+    # It plans fine on the host (NumPy) but the step runs keras.ops on traced tensors
+    # (tf.function, jax.jit) or, on torch, on tensors that refuse NumPy as GPU tensors do.
+    message = _refused("test_np_cos", np_cos_rise)
+    assert "the optimizer's step" in message and f"keras.ops on {BACKEND}" in message
+    assert "Write it with the `xp` ops" in message
+
+
+def test_a_schedule_written_with_math_is_refused_at_registration():
+    # Traced tensors refuse math.cos; on torch it would run (a 0-d tensor becomes a float),
+    # but the check refuses it there too, so a schedule that passes runs on every backend.
+    message = _refused("test_math_cos", math_cos_rise)
+    assert "the optimizer's step" in message and "Write it with the `xp` ops" in message
+
+
+def test_a_scalar_schedule_is_refused_at_registration():
+    def scalar(step, start_ratio, curriculum_steps, *, xp):
+        return xp.power(1e-3, 1.0 - step / curriculum_steps)  # ignores start_ratio: one rate for all
+
+    message = _refused("test_scalar", scalar)
+    assert "shape ()" in message and "one multiplier per start ratio" in message
+
+
+def test_a_non_finite_schedule_is_refused_at_registration():
+    def divides_by_log(step, start_ratio, curriculum_steps, *, xp):
+        return start_ratio ** (1.0 - step / curriculum_steps) / xp.log(start_ratio)  # 1 / log(1)
+
+    message = _refused("test_inf", divides_by_log)
+    assert "non-finite" in message and "step 0" in message
+
+
+def test_register_schedule_stays_a_decorator_and_checks_too():
+    @register_schedule("test_decorated", overwrite=True)
+    def decorated(step, start_ratio, curriculum_steps, *, xp):
+        return xp.power(start_ratio, 1.0 - step / curriculum_steps)
+
+    assert callable(decorated) and get_schedule("test_decorated").fn is decorated
+    with pytest.raises(ValueError, match="'test_decorated_np'"):
+
+        @register_schedule("test_decorated_np", overwrite=True)
+        def decorated_np(step, start_ratio, curriculum_steps, *, xp):
+            return np.power(start_ratio, 1.0 - step / curriculum_steps)
+
+
+def test_a_schedule_with_required_parameters_is_checked_when_given_them():
+    def sharp(step, start_ratio, curriculum_steps, *, xp, sharpness):
+        return xp.power(start_ratio, (1.0 - step / curriculum_steps) ** sharpness)
+
+    register_schedule("test_sharp", sharp, overwrite=True)  # nothing to run it with yet
+    with pytest.raises(ValueError, match=r"'test_sharp' schedule needs `sharpness`"):
+        LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=4, schedule="test_sharp")
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1),
+        min_learning_rate=1e-4,
+        curriculum_steps=4,
+        schedule="test_sharp",
+        schedule_params={"sharpness": 2.0},
+    )
+    assert opt.schedule_params == {"sharpness": 2.0}
+    with pytest.raises(ValueError, match=r"Schedule 'test_sharp' gave a non-finite"):
+        LeRaC(
+            keras.optimizers.SGD(0.1),
+            min_learning_rate=1e-4,
+            curriculum_steps=4,
+            schedule="test_sharp",
+            schedule_params={"sharpness": float("nan")},
+        )
