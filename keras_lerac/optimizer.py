@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac import _keras, routing, wrapped
+from keras_lerac import _keras, routing, schedules, wrapped
 from keras_lerac.buckets import Buckets, BucketSource
 from keras_lerac.curriculum import (
     Curriculum,
@@ -466,10 +466,15 @@ class LeRaC(keras.optimizers.Optimizer):
                 "weight_decay_exclusions": self._decay_exclusions.config(),
             }
         )
+        module = schedules.registering_module(self.schedule)
+        if module is not None:  # a schedule of the user's: loading names the module to import
+            config["schedule_module"] = module
         return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
+        config = dict(config)
+        schedules.get_schedule(config.get("schedule", "exponential"), config.pop("schedule_module", None))
         config = BucketSource.upgrade_config(Settings.upgrade_config(config))
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
         return cls(optimizer, **config)

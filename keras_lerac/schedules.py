@@ -348,11 +348,34 @@ def is_builtin(schedule: Schedule) -> bool:
     return getattr(schedule.fn, "__module__", None) == __name__
 
 
-def get_schedule(name: str) -> Schedule:
-    """The schedule registered under `name`; a `ValueError` listing the names if none is."""
+def registering_module(name: str) -> str | None:
+    """The module of a registered schedule's function (`fn.__module__`), the one to import
+    before loading a model saved with it; `None` for the package's own schedules."""
+    schedule = get_schedule(name)
+    return None if is_builtin(schedule) else getattr(schedule.fn, "__module__", None)
+
+
+def get_schedule(name: str, module: str | None = None) -> Schedule:
+    """The schedule registered under `name`; a `ValueError` listing the names if none is.
+
+    Args:
+        name: The schedule's name.
+        module: The module that registered it, as a saved config records it
+            (`registering_module`): the error then says to import it.
+    """
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
+        if module == "__main__":
+            raise ValueError(
+                f"The schedule {name!r} is not registered: the script that saved the model (__main__) "
+                "registered it; register it again (keras_lerac.register_schedule) before loading."
+            ) from None
+        if module:
+            raise ValueError(
+                f"The schedule {name!r} is not registered: import {module} (which registers it) "
+                "before loading."
+            ) from None
         raise ValueError(
             f"`schedule` must be the name of a registered schedule, one of {schedule_names()} "
             f"(keras_lerac.register_schedule adds one). Received: schedule={name!r}"

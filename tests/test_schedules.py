@@ -1,6 +1,8 @@
 """The schedule registry (keras_lerac/schedules.py): built-ins, controls, a user's own."""
 
+import importlib
 import math
+import sys
 import warnings
 
 import keras
@@ -305,3 +307,63 @@ def test_a_schedule_with_required_parameters_is_checked_when_given_them():
             schedule="test_sharp",
             schedule_params={"sharpness": float("nan")},
         )
+
+
+# ----------------------------------------------------------------------- saved and loaded
+USER_MODULE = """
+import keras_lerac
+
+
+@keras_lerac.register_schedule("{name}")
+def rise(step, start_ratio, curriculum_steps, *, xp):
+    return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - xp.cos(3.14159265 * step / curriculum_steps))
+"""
+
+
+def write_user_module(directory, module="lerac_user_schedules", name="user_cosine"):
+    """A module of the user's that registers a schedule when imported."""
+    (directory / f"{module}.py").write_text(USER_MODULE.format(name=name))
+    return module, name
+
+
+def test_a_saved_model_names_the_module_of_its_schedule(tmp_path, monkeypatch):
+    from keras_lerac import schedules
+
+    module, name = write_user_module(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    importlib.import_module(module)
+    model = mlp(depth=3)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-3, curriculum_steps=4, schedule=name, model=model
+    )
+    model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    opt.build(model.trainable_variables)
+    assert opt.get_config()["schedule_module"] == module
+    path = tmp_path / "m.keras"
+    model.save(path)
+    # In a process that has not imported the module: one line naming the schedule and the module.
+    monkeypatch.delitem(schedules._REGISTRY, name)
+    monkeypatch.delitem(sys.modules, module)
+    for load in (keras_lerac.load_model, keras.saving.load_model):
+        with pytest.raises(ValueError) as info:
+            load(path)
+        assert str(info.value) == (
+            f"The schedule {name!r} is not registered: import {module} (which registers it) before loading."
+        )
+    importlib.import_module(module)
+    loaded = keras_lerac.load_model(path)
+    assert loaded.optimizer.schedule == name
+    assert loaded.optimizer.learning_rates_at(2) == pytest.approx(opt.learning_rates_at(2))
+
+
+def test_the_packages_schedules_store_no_module_and_old_configs_load():
+    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-3, curriculum_steps=4, schedule="warmup")
+    config = opt.get_config()
+    assert "schedule_module" not in config
+    assert LeRaC.from_config(config).schedule == "warmup"
+    # A schedule registered by a script: the message says to register it again.
+    with pytest.raises(ValueError, match=r"^The schedule 'gone'.*script that saved the model \(__main__\)"):
+        LeRaC.from_config({**config, "schedule": "gone", "schedule_module": "__main__"})
+    with pytest.raises(ValueError, match="registered schedule"):  # an old config: no module recorded
+        LeRaC.from_config({**config, "schedule": "gone"})
