@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import pytest
 from conftest import BACKEND
-from helpers import classification_data, mlp
+from helpers import classification_data, mlp, write_user_module
 
 import keras_lerac
 from keras_lerac import CurriculumSchedule, LeRaC
@@ -310,22 +310,6 @@ def test_a_schedule_with_required_parameters_is_checked_when_given_them():
 
 
 # ----------------------------------------------------------------------- saved and loaded
-USER_MODULE = """
-import keras_lerac
-
-
-@keras_lerac.register_schedule("{name}")
-def rise(step, start_ratio, curriculum_steps, *, xp):
-    return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - xp.cos(3.14159265 * step / curriculum_steps))
-"""
-
-
-def write_user_module(directory, module="lerac_user_schedules", name="user_cosine"):
-    """A module of the user's that registers a schedule when imported."""
-    (directory / f"{module}.py").write_text(USER_MODULE.format(name=name))
-    return module, name
-
-
 def test_a_saved_model_names_the_module_of_its_schedule(tmp_path, monkeypatch):
     from keras_lerac import schedules
 
