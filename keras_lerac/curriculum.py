@@ -84,10 +84,12 @@ def start_ratios(num_buckets: int, lowest_ratio: float) -> list[float]:
     >>> [round(r, 6) for r in start_ratios(3, 1e-4)]
     [1.0, 0.01, 0.0001]
     """
-    if num_buckets == 1:
-        return [1.0]
+    if num_buckets <= 1:
+        return [1.0] * num_buckets
     low = math.log(lowest_ratio)
-    return [math.exp(low * j / (num_buckets - 1)) for j in range(num_buckets)]
+    # The ends exact: the last bucket starts at `lowest_ratio` itself (exp(log(x)) is
+    # off by an ulp), the ratio the warm-up control gives every bucket.
+    return [1.0] + [math.exp(low * j / (num_buckets - 1)) for j in range(1, num_buckets - 1)] + [lowest_ratio]
 
 
 # The defaults rule, measured by the sensitivity study (benchmarks/sensitivity.py,

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from keras_lerac import _keras, routing, wrapped
+from keras_lerac import _keras, routing, schedules, wrapped
 from keras_lerac.buckets import Buckets, BucketSource
 from keras_lerac.curriculum import (
     Curriculum,
@@ -57,8 +57,9 @@ class LeRaC(keras.optimizers.Optimizer):
             `"exponential"` (the paper's equation), `"linear"` (the paper's ablation),
             `"stepwise"` (the official code: rates times `factor` every `update_every`
             iterations, capped at the base rate), or a control for comparisons:
-            `"warmup"` (every bucket starts at the lowest start rate and rises on the
-            exponential to the base at K: an ordinary warm-up) or `"anti"` (LeRaC's
+            `"warmup"` (every bucket starts at the lowest start rate, `min_learning_rate`
+            also on a one-bucket model, and rises on the exponential to the base at K: an
+            ordinary warm-up) or `"anti"` (LeRaC's
             start rates in reverse: lowest at the input). `keras_lerac.register_schedule`
             adds your own.
         schedule_params: The schedule's own parameters, for a schedule that takes any
@@ -465,10 +466,15 @@ class LeRaC(keras.optimizers.Optimizer):
                 "weight_decay_exclusions": self._decay_exclusions.config(),
             }
         )
+        module = schedules.registering_module(self.schedule)
+        if module is not None:  # a schedule of the user's: loading names the module to import
+            config["schedule_module"] = module
         return config
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> LeRaC:
+        config = dict(config)
+        schedules.get_schedule(config.get("schedule", "exponential"), config.pop("schedule_module", None))
         config = BucketSource.upgrade_config(Settings.upgrade_config(config))
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
         return cls(optimizer, **config)

@@ -44,9 +44,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import keras
+import numpy as np
 from keras import ops
 
 from keras_lerac._checks import check_int, check_number
@@ -105,12 +108,23 @@ class Schedule:
             )
         return params
 
-    def start(self, ratios: Sequence[float]) -> list[float]:
-        """Each bucket's start ratio, from LeRaC's (bucket 0 nearest the input first)."""
+    def start(self, ratios: Sequence[float], lowest: float | None = None) -> list[float]:
+        """Each bucket's start ratio, from LeRaC's (bucket 0 nearest the input first).
+
+        Args:
+            ratios: LeRaC's start ratios.
+            lowest: The curriculum's lowest start ratio (`min_learning_rate` over the
+                reference rate), also on one bucket, where LeRaC's only ratio is 1;
+                `min(ratios)` when not given. A layout that takes a `lowest` argument
+                gets it (the warm-up control starts every bucket there).
+        """
         ratios = [float(r) for r in ratios]
         if self.layout is None:
             return ratios
-        laid_out = [float(r) for r in self.layout(list(ratios))]
+        lowest = min(ratios, default=1.0) if lowest is None else float(lowest)
+        takes_lowest = "lowest" in inspect.signature(self.layout).parameters
+        laid_out = self.layout(list(ratios), lowest=lowest) if takes_lowest else self.layout(list(ratios))
+        laid_out = [float(r) for r in laid_out]
         if len(laid_out) != len(ratios):
             raise ValueError(
                 f"The layout of schedule {self.name!r} returned {len(laid_out)} start ratios "
@@ -131,6 +145,139 @@ class Schedule:
             return xp.power(start_ratio, 0.0)
         m = self.fn(step, start_ratio, curriculum_steps, xp=xp, **(params or {}))
         return xp.where(step >= curriculum_steps, 1.0, xp.minimum(m, 1.0))
+
+    @property
+    def missing_params(self) -> tuple[str, ...]:
+        """The keyword parameters of `fn` that have no default and `defaults` does not fill."""
+        try:
+            filled = self.resolve({}, _PROBE_RATIOS, _PROBE_STEPS) if self.defaults else {}
+        except Exception:  # a `defaults` that needs parameters given: they are missing
+            filled = {}
+        return tuple(
+            p.name
+            for p in inspect.signature(self.fn).parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+            and p.name != "xp"
+            and p.default is inspect.Parameter.empty
+            and p.name not in filled
+        )
+
+    def check(self, params: dict | None = None) -> None:
+        """Runs the schedule once as the plan and the optimizer's step run it, or raises.
+
+        `fn` runs on 3 distinct start ratios (1, 1e-2, 1e-4) for the steps `0..K-1` of
+        `K = 4`: with NumPy (the plan's host-side rates, also on one ratio) and with the
+        backend's ops as the optimizer's step runs them (traced by `tf.function` on
+        TensorFlow, `jax.jit` on JAX; eager on torch, with tensors that refuse
+        conversion to NumPy, as a GPU tensor does). Each run must give one finite
+        multiplier per start ratio.
+
+        Args:
+            params: The schedule's parameters (its defaults filled in here).
+
+        Raises:
+            ValueError: One line naming the schedule and what is wrong.
+        """
+        params = self.resolve(params, _PROBE_RATIOS, _PROBE_STEPS)
+        self.start(_PROBE_RATIOS)  # a layout must give one start ratio per bucket
+        vector = np.asarray(_PROBE_RATIOS, dtype=np.float64)
+        on_host = (
+            "It must run on NumPy floats and arrays as well (xp=numpy: the plan's host-side rates), "
+            "elementwise in `start_ratio`."
+        )
+        on_device = (
+            "Write it with the `xp` ops it is given (xp.cos, not np.cos or math.cos): in the "
+            "optimizer's step `xp` is keras.ops, on tensors that are traced (TensorFlow, JAX) or "
+            "may be on a GPU (torch)."
+        )
+        for how, run, ratios, hint in (
+            ("NumPy (xp=numpy, one start ratio)", _numpy_runner, _PROBE_RATIOS[1], on_host),
+            ("NumPy (xp=numpy)", _numpy_runner, vector, on_host),
+            (f"the ops of the optimizer's step ({_backend_run_name()})", _backend_runner, vector, on_device),
+        ):
+            try:
+                with np.errstate(all="ignore"):  # a non-finite value is reported below
+                    values = run(self.fn, ratios, params)
+            except Exception as error:  # the user's code: any error is the schedule's
+                raise ValueError(
+                    f"Schedule {self.name!r} failed when run with {how}: {_one_line(error)} {hint}"
+                ) from None
+            for t, value in enumerate(values):
+                if np.shape(value) != np.shape(ratios):
+                    raise ValueError(
+                        f"Schedule {self.name!r} returned a multiplier of shape {np.shape(value)} for "
+                        f"start ratios of shape {np.shape(ratios)} (run with {how}): it must return one "
+                        "multiplier per start ratio, elementwise in `start_ratio` (a scalar would give "
+                        "every bucket the same rate)."
+                    )
+                if not np.all(np.isfinite(value)):
+                    raise ValueError(
+                        f"Schedule {self.name!r} gave a non-finite multiplier {np.asarray(value).tolist()} "
+                        f"at step {t} of K={_PROBE_STEPS} for start ratios {np.asarray(ratios).tolist()} "
+                        f"(run with {how}): it must be finite for every start ratio in (0, 1], 1 included."
+                    )
+
+
+# The registration check's probe: 3 distinct start ratios (the first bucket's 1 among
+# them) and a short curriculum, run at steps 0..K-1.
+_PROBE_RATIOS = (1.0, 1e-2, 1e-4)
+_PROBE_STEPS = 4
+
+
+def _one_line(error: Exception) -> str:
+    """`Type: message` on one line (TensorFlow heads a traced error with "in user code:"
+    and ends it with the error itself: its last line then)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = (lines[-1] if lines[0].endswith(":") else lines[0]) if lines else ""
+    if not text.startswith(type(error).__name__):
+        text = f"{type(error).__name__}: {text}"
+    return text[:240].rstrip(".") + "."
+
+
+def _numpy_runner(fn: Callable[..., Any], ratios: Any, params: dict) -> list:
+    """`fn` on the host, as `Curriculum.rates_at` and `reach_step` run it."""
+    return [fn(float(t), ratios, _PROBE_STEPS, xp=np, **params) for t in range(_PROBE_STEPS)]
+
+
+def _backend_run_name() -> str:
+    backend = keras.backend.backend()
+    how = {"tensorflow": "traced by tf.function", "jax": "traced by jax.jit"}.get(backend, "eager")
+    return f"keras.ops on {backend}, {how}"
+
+
+def _backend_runner(fn: Callable[..., Any], ratios: Any, params: dict) -> list:
+    """`fn` with `keras.ops` on float32 tensors, traced as the optimizer's step is."""
+
+    def step_fn(step, start_ratios):
+        return fn(step, start_ratios, _PROBE_STEPS, xp=ops, **params)
+
+    backend = keras.backend.backend()
+    ratios = np.asarray(ratios, dtype="float32")
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        step_fn = tf.function(step_fn)
+    elif backend == "jax":
+        import jax
+
+        step_fn = jax.jit(step_fn)
+    if backend == "torch":
+        # Tensors that need grad refuse NumPy as a GPU tensor does (np.cos on a CPU
+        # tensor would pass here and fail on a GPU), and warn when made a Python float
+        # (math.cos: right on torch, but it fails on the traced backends): an error here.
+        def tensor(x):
+            return ops.convert_to_tensor(x).requires_grad_(True)
+
+        start = tensor(ratios)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("error", message=".*requires_grad=True to a scalar")
+            values = [step_fn(tensor(np.float32(t)), start) for t in range(_PROBE_STEPS)]
+        return [ops.convert_to_numpy(ops.stop_gradient(ops.convert_to_tensor(v))) for v in values]
+    start = ops.convert_to_tensor(ratios)
+    return [
+        ops.convert_to_numpy(step_fn(ops.convert_to_tensor(np.float32(t)), start))
+        for t in range(_PROBE_STEPS)
+    ]
 
 
 _REGISTRY: dict[str, Schedule] = {}
@@ -189,15 +336,46 @@ def register_schedule(
         raise ValueError(
             f"A schedule named {name!r} is registered already: pass `overwrite=True` to replace it."
         )
-    _REGISTRY[name] = Schedule(name, fn, layout, defaults, note)
+    schedule = Schedule(name, fn, layout, defaults, note)
+    if not is_builtin(schedule) and not schedule.missing_params:
+        schedule.check()  # else checked with its parameters when LeRaC is made (Settings)
+    _REGISTRY[name] = schedule
     return fn
 
 
-def get_schedule(name: str) -> Schedule:
-    """The schedule registered under `name`; a `ValueError` listing the names if none is."""
+def is_builtin(schedule: Schedule) -> bool:
+    """Whether `schedule` is one of the package's own (defined in this module)."""
+    return getattr(schedule.fn, "__module__", None) == __name__
+
+
+def registering_module(name: str) -> str | None:
+    """The module of a registered schedule's function (`fn.__module__`), the one to import
+    before loading a model saved with it; `None` for the package's own schedules."""
+    schedule = get_schedule(name)
+    return None if is_builtin(schedule) else getattr(schedule.fn, "__module__", None)
+
+
+def get_schedule(name: str, module: str | None = None) -> Schedule:
+    """The schedule registered under `name`; a `ValueError` listing the names if none is.
+
+    Args:
+        name: The schedule's name.
+        module: The module that registered it, as a saved config records it
+            (`registering_module`): the error then says to import it.
+    """
     try:
         return _REGISTRY[name]
     except (KeyError, TypeError):
+        if module == "__main__":
+            raise ValueError(
+                f"The schedule {name!r} is not registered: the script that saved the model (__main__) "
+                "registered it; register it again (keras_lerac.register_schedule) before loading."
+            ) from None
+        if module:
+            raise ValueError(
+                f"The schedule {name!r} is not registered: import {module} (which registers it) "
+                "before loading."
+            ) from None
         raise ValueError(
             f"`schedule` must be the name of a registered schedule, one of {schedule_names()} "
             f"(keras_lerac.register_schedule adds one). Received: schedule={name!r}"
@@ -262,9 +440,13 @@ def stepwise(
     return start_ratio * xp.power(factor, xp.floor(step / float(update_every)))
 
 
-def lowest_everywhere(ratios: list[float]) -> list[float]:
-    """The warm-up control's layout: every bucket starts at the lowest ratio."""
-    return [min(ratios, default=1.0)] * len(ratios)
+def lowest_everywhere(ratios: list[float], lowest: float | None = None) -> list[float]:
+    """The warm-up control's layout: every bucket starts at the curriculum's lowest ratio.
+
+    `lowest` is `min_learning_rate` over the reference rate whatever the bucket count:
+    on a one-bucket model, where LeRaC's only ratio is 1, the warm-up still warms up.
+    """
+    return [min(ratios, default=1.0) if lowest is None else lowest] * len(ratios)
 
 
 def reversed_depth(ratios: list[float]) -> list[float]:

@@ -150,12 +150,16 @@ class Settings:
                     f"but the model was cut into {count} buckets: give one rate per bucket."
                 )
             ratios = [min(1.0, r / reference) for r in self.initial_learning_rates]
+            lowest = min(ratios)
         elif self.min_learning_rate is None:  # no curriculum
-            ratios = [1.0] * count
+            ratios, lowest = [1.0] * count, 1.0
         else:
-            ratios = [min(1.0, r) for r in start_ratios(count, self.min_learning_rate / reference)]
+            lowest = min(1.0, self.min_learning_rate / reference)
+            ratios = [min(1.0, r) for r in start_ratios(count, lowest)]
         schedule = get_schedule(self.schedule)
-        ratios = schedule.start(ratios)  # the controls lay the start ratios out their own way
+        # The controls lay the start ratios out their own way: the warm-up starts every
+        # bucket at the lowest ratio, also on one bucket (where LeRaC's only ratio is 1).
+        ratios = schedule.start(ratios, lowest)
         decay = tuple(layer_factors(count, self.layer_decay)) if self.layer_decay is not None else ()
         params = schedule.resolve(self.schedule_params, ratios, self.curriculum_steps)
         return Curriculum(base, reference, tuple(ratios), self.curriculum_steps, self.schedule, params, decay)
@@ -197,4 +201,15 @@ def _schedule_params(schedule: str, params: Any, factor: Any, update_every: Any)
         params["factor"] = check_number("factor", params["factor"], low=1.0, low_open=True)
     if "update_every" in params:
         params["update_every"] = check_int("update_every", params["update_every"], minimum=1)
-    return get_schedule(schedule).check_params(params)
+    found = get_schedule(schedule)
+    params = found.check_params(params)
+    missing = found.missing_params
+    if missing:  # not checked at registration: checked now, with its parameters
+        absent = [p for p in missing if p not in params]
+        if absent:
+            raise ValueError(
+                f"The {schedule!r} schedule needs {', '.join(f'`{p}`' for p in absent)}: pass "
+                f"schedule_params={{{', '.join(f'{p!r}: ...' for p in absent)}}}."
+            )
+        found.check(params)
+    return params

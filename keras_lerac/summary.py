@@ -127,6 +127,23 @@ def _describe_base(opt: LeRaC) -> str:
     return f"{float(base):.4g}"
 
 
+def _schedule_note(opt: LeRaC) -> str:
+    """What the schedule does on this model: the controls say they are not LeRaC, and a
+    curriculum that leaves every bucket at the base rate says it is conventional training."""
+    curriculum = opt.curriculum
+    note = get_schedule(opt.schedule).note
+    if curriculum.steps == 0 or all(r == 1.0 for r in curriculum.start_ratios):
+        if curriculum.steps == 0:
+            why = "K = 0"
+        elif curriculum.num_buckets == 1:
+            why = "one bucket, at the base rate from step 0"
+        else:
+            why = "every bucket starts at the base rate"
+        same = f"equals conventional training on this model: {why}"
+        return f"({opt.schedule}: {same}{f'; elsewhere {note}' if note else ''})"
+    return f"({opt.schedule}: {note})" if note else ""
+
+
 def plan(
     model: keras.Model | None, optimizer: Any = None, print_fn: Callable[[str], Any] | None = None
 ) -> str:
@@ -168,10 +185,7 @@ def plan(
         f"schedule={opt.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
-    notes = []
-    note = get_schedule(opt.schedule).note  # the controls say they are not LeRaC
-    if note:
-        notes.append(f"({opt.schedule}: {note})")
+    notes = [note] if (note := _schedule_note(opt)) else []
     if opt.suggested_settings:
         chosen = " and ".join(_SUGGESTED[s] for s in opt.suggested_settings)
         notes.append(f"({chosen} suggested for {opt.total_steps} steps)")

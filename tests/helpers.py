@@ -34,3 +34,23 @@ def classification_data(n=64, inputs=6, classes=3, seed=0):
     w = rng.normal(size=(inputs, classes))
     y = np.argmax(x @ w, axis=1).astype("int32")
     return x, y
+
+
+USER_MODULE = """
+import numpy as np
+
+import keras_lerac
+
+
+@keras_lerac.register_schedule("{name}")
+def rise(step, start_ratio, curriculum_steps, *, xp):
+    return {body}
+"""
+COSINE_RISE = "start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - xp.cos(np.pi * step / curriculum_steps))"
+
+
+def write_user_module(directory, module="lerac_user_schedules", name="user_cosine", body=COSINE_RISE):
+    """A module of the user's, `directory/module.py`, that registers a schedule `name` when
+    imported: `rise(step, start_ratio, curriculum_steps, *, xp)` returning `body`."""
+    (directory / f"{module}.py").write_text(USER_MODULE.format(name=name, body=body))
+    return module, name

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from conftest import BACKEND
+from helpers import write_user_module
 
 from keras_lerac.experiments import cli, models
 
@@ -18,12 +19,6 @@ def _env(**extra):
     env = dict(os.environ, KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
     env.update(extra)
     return env
-
-
-def test_the_commands_schedule_names_are_the_librarys():
-    from keras_lerac import curriculum
-
-    assert cli.SCHEDULES == curriculum.SCHEDULES
 
 
 def test_help_and_version_load_no_keras_and_no_backend():
@@ -398,3 +393,124 @@ def test_bad_user_input_one_line_exit_2(tmp_path, capsys, files, extra, message)
     assert len(lines) == 1 and lines[0].startswith("keras-lerac: error: ") and message in lines[0], lines
     assert captured.out == ""  # nothing ran, nothing printed
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+# --------------------------------------------------------------------------- the user's own schedules
+def _one_line_error(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("keras-lerac: error: "), captured.err
+    return lines[0]
+
+
+def _user_module(tmp_path, monkeypatch, module="lerac_cli_schedules", name="cli_cosine", **kwargs):
+    """A module of the user's registering `name`, importable, not imported yet."""
+    from keras_lerac import schedules
+
+    write_user_module(tmp_path, module, name, **kwargs)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for entries, key in ((sys.modules, module), (schedules._REGISTRY, name)):
+        monkeypatch.delitem(entries, key, raising=False)
+    return module, name
+
+
+def test_compare_trains_a_schedule_from_module_colon_name(tmp_path):
+    module, name = write_user_module(tmp_path, "lerac_cli_schedules", "cli_cosine")
+    out = tmp_path / "o"
+    argv = ["compare", "--epochs", "1", "--seeds", "1", "--limit", "64", "--model", "digits_mlp", "--quiet"]
+    argv += ["--regimes", "conventional", "lerac", "--schedule", f"{module}:{name}", "--output", str(out)]
+    path = os.pathsep.join(p for p in (str(tmp_path), os.environ.get("PYTHONPATH")) if p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "keras_lerac", *argv, "--backend", BACKEND],
+        capture_output=True,
+        text=True,
+        env=_env(PYTHONPATH=path),
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    assert list(results["regimes"]) == ["conventional", "lerac"]
+    assert results["settings"]["curriculum"]["lerac_schedule"] == name
+
+
+def test_import_flag_registers_the_schedules_of_a_module(tmp_path, monkeypatch, capsys):
+    module, name = _user_module(tmp_path, monkeypatch)
+    argv = ["plan", "--model", "digits_mlp", "--curriculum-steps", "20", "--backend", BACKEND]
+    assert cli.main(argv + ["--import", module, "--schedule", name]) == 0
+    assert f"schedule={name}  K=20" in capsys.readouterr().out
+    # Without the import the name is unknown: one line listing the registered names.
+    monkeypatch.delitem(sys.modules, module)
+    from keras_lerac import schedules
+
+    monkeypatch.delitem(schedules._REGISTRY, name)
+    assert cli.main(argv + ["--schedule", name]) == 2
+    line = _one_line_error(capsys)
+    assert f"unknown schedule {name!r}" in line and "exponential" in line and "--import" in line
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--schedule", "cosine"], "unknown schedule 'cosine': choose one of exponential, linear, stepwise"),
+        (["--import", "lerac_no_such_module"], "cannot import module 'lerac_no_such_module'"),
+        (["--schedule", "lerac_no_such_module:x"], "cannot import module 'lerac_no_such_module'"),
+        (["--schedule", "{module}:other"], "unknown schedule 'other'"),
+        (["--schedule", ":x"], "--schedule MODULE:NAME"),
+        (["--schedule", "{module}:"], "--schedule MODULE:NAME"),
+    ],
+)
+def test_bad_schedule_flags_one_line_exit_2(tmp_path, monkeypatch, capsys, flags, message):
+    module, _ = _user_module(tmp_path, monkeypatch)
+    flags = [f.format(module=module) for f in flags]
+    assert cli.main(["plan", "--model", "digits_mlp", "--backend", BACKEND, *flags]) == 2
+    assert message in _one_line_error(capsys)
+
+
+def test_a_module_whose_schedule_fails_its_check_is_one_line(tmp_path, monkeypatch, capsys):
+    body = "start_ratio + (1.0 - start_ratio) * np.sin(step / curriculum_steps)"  # np, not xp
+    module, name = _user_module(tmp_path, monkeypatch, body=body)
+    assert cli.main(["plan", "--model", "digits_mlp", "--backend", BACKEND, "--import", module]) == 2
+    line = _one_line_error(capsys)
+    assert f"importing module {module!r} failed" in line and f"Schedule {name!r}" in line and "`xp`" in line
+
+
+def test_plan_opens_a_model_saved_with_a_schedule_of_the_users(tmp_path, monkeypatch, capsys):
+    import importlib
+
+    import keras
+
+    import keras_lerac
+
+    module, name = _user_module(tmp_path, monkeypatch)
+    importlib.import_module(module)
+    model = models.digits_mlp()
+    opt = keras_lerac.LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-5, curriculum_steps=33, schedule=name
+    )
+    model.compile(optimizer=opt, loss="mse")
+    opt.build(model.trainable_variables)
+    path = tmp_path / "saved" / "m.keras"
+    path.parent.mkdir()
+    model.save(path)
+    # A new process, in effect: neither the module nor the schedule is loaded.
+    from keras_lerac import schedules
+
+    monkeypatch.delitem(sys.modules, module)
+    monkeypatch.delitem(schedules._REGISTRY, name)
+    assert cli.main(["plan", "--model", str(path)]) == 0  # plan imports the module the file records
+    out = capsys.readouterr().out
+    assert f"schedule={name}  K=33" in out and "Using the LeRaC optimizer saved" in out
+    # The module is not importable here: one line naming it, and --import.
+    monkeypatch.delitem(sys.modules, module)
+    monkeypatch.delitem(schedules._REGISTRY, name)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p != str(tmp_path)])
+    assert cli.main(["plan", "--model", str(path)]) == 2
+    line = _one_line_error(capsys)
+    assert f"schedule {name!r}" in line and f"module {module!r}" in line and "--import" in line
+    # ... and --import of a module that registers it opens it.
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    write_user_module(other, "lerac_cli_moved", name)
+    monkeypatch.syspath_prepend(str(other))
+    assert cli.main(["plan", "--model", str(path), "--import", "lerac_cli_moved"]) == 0
+    assert f"schedule={name}  K=33" in capsys.readouterr().out

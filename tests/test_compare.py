@@ -269,6 +269,24 @@ def test_control_regimes_run_with_their_schedules():
     }
 
 
+def test_warmup_is_a_warm_up_on_a_one_bucket_model():
+    # One bucket: LeRaC (and anti) equal conventional training bit for bit, warmup does not.
+    def one_bucket():
+        return keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+
+    _, losses = _run(
+        one_bucket,
+        _data(),
+        regimes=("conventional", "warmup", "lerac"),
+        curriculum_steps=4,
+        min_learning_rate=1e-3,
+        seeds=1,
+    )
+    assert losses[("lerac", 0)] == losses[("conventional", 0)]
+    assert losses[("warmup", 0)][0] == losses[("conventional", 0)][0]  # the same first batch
+    assert losses[("warmup", 0)][1:] != losses[("conventional", 0)][1:]  # then a smaller step
+
+
 # --------------------------------------------------------------------------- inputs
 @pytest.mark.parametrize(
     "case, message",

@@ -1,9 +1,15 @@
 """The schedule registry (keras_lerac/schedules.py): built-ins, controls, a user's own."""
 
+import importlib
+import math
+import sys
+import warnings
+
 import keras
 import numpy as np
 import pytest
-from helpers import classification_data, mlp
+from conftest import BACKEND
+from helpers import classification_data, mlp, write_user_module
 
 import keras_lerac
 from keras_lerac import CurriculumSchedule, LeRaC
@@ -106,12 +112,15 @@ def test_bad_schedules_and_parameters_say_what_is_wrong():
         register_schedule("exponential", cosine_rise)
     with pytest.raises(TypeError, match="`xp`"):
         register_schedule("no_xp", lambda step, r, k: r)
-    register_schedule("test_bad_layout", cosine_rise, layout=lambda ratios: ratios[:1], overwrite=True)
+    with pytest.raises(ValueError, match="layout of schedule 'test_bad_layout'.*one per bucket"):
+        register_schedule("test_bad_layout", cosine_rise, layout=lambda ratios: ratios[:1], overwrite=True)
+    # A layout that fits the registration's 3 buckets but not the model's 4: caught at build.
+    register_schedule("test_bad_layout", cosine_rise, layout=lambda ratios: ratios[:3], overwrite=True)
     opt = LeRaC(
         keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=10, schedule="test_bad_layout"
     )
     with pytest.raises(ValueError, match="one per bucket"):
-        opt.build(mlp(depth=3).trainable_variables)
+        opt.build(mlp(depth=4).trainable_variables)
 
 
 def test_stepwise_parameters_through_schedule_params():
@@ -147,3 +156,198 @@ def test_a_bucket_schedule_written_before_the_registry_still_loads():
     exp = CurriculumSchedule.from_config({**legacy, "schedule": "exponential"})
     assert exp.params == {}
     assert get_schedule("stepwise").param_names == ("factor", "update_every")
+
+
+# ----------------------------------------------------------------------- one bucket
+def _one_bucket():
+    return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+
+def _lerac_on(model, schedule, **kwargs):
+    kwargs.setdefault("min_learning_rate", 1e-3)
+    opt = LeRaC(keras.optimizers.SGD(0.1), schedule=schedule, curriculum_steps=10, model=model, **kwargs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt.build(model.trainable_variables)
+    return opt, [str(w.message) for w in caught]
+
+
+def test_warmup_warms_up_a_one_bucket_model():
+    # The warm-up control starts every bucket at the curriculum's lowest start ratio
+    # (min_learning_rate / reference), one bucket included: LeRaC's only ratio there is 1.
+    model = _one_bucket()
+    opt, caught = _lerac_on(model, "warmup")
+    assert opt.learning_rates_at(0) == pytest.approx([1e-3])
+    assert opt.learning_rates_at(5) == pytest.approx([0.1 * 0.01**0.5])
+    assert opt.learning_rates_at(10) == pytest.approx([0.1])
+    assert not [m for m in caught if "single bucket" in m]  # it is a curriculum: no warning
+    # ... and the step applies it: plain SGD with a unit gradient moves each weight by the rate.
+    before = [keras.ops.convert_to_numpy(v) for v in model.trainable_variables]
+    opt.apply([keras.ops.ones(v.shape) for v in model.trainable_variables], model.trainable_variables)
+    for b, v in zip(before, model.trainable_variables):
+        np.testing.assert_allclose(b - keras.ops.convert_to_numpy(v), 1e-3, rtol=1e-4)
+    # Explicit start rates and a warm-up base schedule give the same lowest ratio.
+    explicit, _ = _lerac_on(_one_bucket(), "warmup", min_learning_rate=None, initial_learning_rates=[1e-3])
+    assert explicit.learning_rates_at(0) == pytest.approx([1e-3])
+
+
+@pytest.mark.parametrize("name", ["exponential", "anti"])
+def test_lerac_and_anti_are_conventional_on_a_one_bucket_model(name):
+    opt, caught = _lerac_on(_one_bucket(), name)
+    assert opt.learning_rates_at(0) == [pytest.approx(0.1)]
+    assert [m for m in caught if "single bucket" in m]
+
+
+def test_warmup_lays_out_the_lowest_ratio_on_any_bucket_count():
+    for depth in (1, 2, 3, 5):
+        opt, _ = _lerac_on(mlp(depth=depth), "warmup", min_learning_rate=1e-4)
+        assert opt.learning_rates_at(0) == pytest.approx([1e-4] * depth, rel=1e-9)
+
+
+def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
+    texts = {}
+    for name in ("exponential", "warmup", "anti"):
+        model = _one_bucket()
+        opt, _ = _lerac_on(model, name)
+        texts[name] = keras_lerac.plan(model, opt, print_fn=lambda text: None)
+    for name in ("exponential", "anti"):
+        assert f"({name}: equals conventional training on this model: one bucket" in texts[name]
+    assert "an ordinary warm-up" in texts["warmup"] and "equals conventional" not in texts["warmup"]
+    # On a deeper model, LeRaC has no note and the controls say they are controls.
+    deep = mlp(depth=3)
+    opt, _ = _lerac_on(deep, "anti")
+    text = keras_lerac.plan(deep, opt, print_fn=lambda text: None)
+    assert "equals conventional" not in text and "a control, not LeRaC" in text
+    opt, _ = _lerac_on(deep, "exponential")
+    assert "equals conventional" not in keras_lerac.plan(deep, opt, print_fn=lambda text: None)
+
+
+# ----------------------------------------------------------------------- registration check
+def np_cos_rise(step, start_ratio, curriculum_steps, *, xp):
+    return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - np.cos(np.pi * step / curriculum_steps))
+
+
+def math_cos_rise(step, start_ratio, curriculum_steps, *, xp):
+    return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - math.cos(math.pi * step / curriculum_steps))
+
+
+def _refused(name, fn, **kwargs) -> str:
+    with pytest.raises(ValueError) as info:
+        register_schedule(name, fn, overwrite=True, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and f"Schedule {name!r}" in message
+    assert name not in schedule_names()
+    return message
+
+
+def test_a_schedule_written_with_numpy_is_refused_at_registration():
+    # It plans fine on the host (NumPy) but the step runs keras.ops on traced tensors
+    # (tf.function, jax.jit) or, on torch, on tensors that refuse NumPy as GPU tensors do.
+    message = _refused("test_np_cos", np_cos_rise)
+    assert "the optimizer's step" in message and f"keras.ops on {BACKEND}" in message
+    assert "Write it with the `xp` ops" in message
+
+
+def test_a_schedule_written_with_math_is_refused_at_registration():
+    # Traced tensors refuse math.cos; on torch it would run (a 0-d tensor becomes a float),
+    # but the check refuses it there too, so a schedule that passes runs on every backend.
+    message = _refused("test_math_cos", math_cos_rise)
+    assert "the optimizer's step" in message and "Write it with the `xp` ops" in message
+
+
+def test_a_scalar_schedule_is_refused_at_registration():
+    def scalar(step, start_ratio, curriculum_steps, *, xp):
+        return xp.power(1e-3, 1.0 - step / curriculum_steps)  # ignores start_ratio: one rate for all
+
+    message = _refused("test_scalar", scalar)
+    assert "shape ()" in message and "one multiplier per start ratio" in message
+
+
+def test_a_non_finite_schedule_is_refused_at_registration():
+    def divides_by_log(step, start_ratio, curriculum_steps, *, xp):
+        return start_ratio ** (1.0 - step / curriculum_steps) / xp.log(start_ratio)  # 1 / log(1)
+
+    message = _refused("test_inf", divides_by_log)
+    assert "non-finite" in message and "step 0" in message
+
+
+def test_register_schedule_stays_a_decorator_and_checks_too():
+    @register_schedule("test_decorated", overwrite=True)
+    def decorated(step, start_ratio, curriculum_steps, *, xp):
+        return xp.power(start_ratio, 1.0 - step / curriculum_steps)
+
+    assert callable(decorated) and get_schedule("test_decorated").fn is decorated
+    with pytest.raises(ValueError, match="'test_decorated_np'"):
+
+        @register_schedule("test_decorated_np", overwrite=True)
+        def decorated_np(step, start_ratio, curriculum_steps, *, xp):
+            return np.power(start_ratio, 1.0 - step / curriculum_steps)
+
+
+def test_a_schedule_with_required_parameters_is_checked_when_given_them():
+    def sharp(step, start_ratio, curriculum_steps, *, xp, sharpness):
+        return xp.power(start_ratio, (1.0 - step / curriculum_steps) ** sharpness)
+
+    register_schedule("test_sharp", sharp, overwrite=True)  # nothing to run it with yet
+    with pytest.raises(ValueError, match=r"'test_sharp' schedule needs `sharpness`"):
+        LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=4, schedule="test_sharp")
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1),
+        min_learning_rate=1e-4,
+        curriculum_steps=4,
+        schedule="test_sharp",
+        schedule_params={"sharpness": 2.0},
+    )
+    assert opt.schedule_params == {"sharpness": 2.0}
+    with pytest.raises(ValueError, match=r"Schedule 'test_sharp' gave a non-finite"):
+        LeRaC(
+            keras.optimizers.SGD(0.1),
+            min_learning_rate=1e-4,
+            curriculum_steps=4,
+            schedule="test_sharp",
+            schedule_params={"sharpness": float("nan")},
+        )
+
+
+# ----------------------------------------------------------------------- saved and loaded
+def test_a_saved_model_names_the_module_of_its_schedule(tmp_path, monkeypatch):
+    from keras_lerac import schedules
+
+    module, name = write_user_module(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, module, raising=False)
+    importlib.import_module(module)
+    model = mlp(depth=3)
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-3, curriculum_steps=4, schedule=name, model=model
+    )
+    model.compile(optimizer=opt, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    opt.build(model.trainable_variables)
+    assert opt.get_config()["schedule_module"] == module
+    path = tmp_path / "m.keras"
+    model.save(path)
+    # In a process that has not imported the module: one line naming the schedule and the module.
+    monkeypatch.delitem(schedules._REGISTRY, name)
+    monkeypatch.delitem(sys.modules, module)
+    for load in (keras_lerac.load_model, keras.saving.load_model):
+        with pytest.raises(ValueError) as info:
+            load(path)
+        assert str(info.value) == (
+            f"The schedule {name!r} is not registered: import {module} (which registers it) before loading."
+        )
+    importlib.import_module(module)
+    loaded = keras_lerac.load_model(path)
+    assert loaded.optimizer.schedule == name
+    assert loaded.optimizer.learning_rates_at(2) == pytest.approx(opt.learning_rates_at(2))
+
+
+def test_the_packages_schedules_store_no_module_and_old_configs_load():
+    opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-3, curriculum_steps=4, schedule="warmup")
+    config = opt.get_config()
+    assert "schedule_module" not in config
+    assert LeRaC.from_config(config).schedule == "warmup"
+    # A schedule registered by a script: the message says to register it again.
+    with pytest.raises(ValueError, match=r"^The schedule 'gone'.*script that saved the model \(__main__\)"):
+        LeRaC.from_config({**config, "schedule": "gone", "schedule_module": "__main__"})
+    with pytest.raises(ValueError, match="registered schedule"):  # an old config: no module recorded
+        LeRaC.from_config({**config, "schedule": "gone"})

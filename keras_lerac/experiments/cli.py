@@ -24,12 +24,8 @@ import sys
 from collections.abc import Sequence
 
 from keras_lerac import __version__
+from keras_lerac.experiments import custom, models, runner
 from keras_lerac.experiments import data as datasets
-from keras_lerac.experiments import models, runner
-
-# keras_lerac.curriculum.SCHEDULES, repeated here so that checking the flag needs no Keras
-# (a test keeps the two equal).
-SCHEDULES = ("exponential", "linear", "stepwise")
 
 PROG = "keras-lerac"
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -102,7 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(
             "--schedule",
             default="exponential",
-            help="LeRaC curriculum: exponential (default), linear or stepwise.",
+            help="LeRaC curriculum: a registered schedule (exponential (default), linear, stepwise, "
+            "...), or MODULE:NAME to import MODULE and use the schedule NAME it registers.",
+        )
+        p.add_argument(
+            "--import",
+            dest="imports",
+            action="append",
+            default=[],
+            metavar="MODULE",
+            help="Import MODULE first (repeatable): a module that registers schedules with "
+            "keras_lerac.register_schedule (on PYTHONPATH).",
         )
 
     compare = sub.add_parser(
@@ -256,8 +262,10 @@ def _validate(args: argparse.Namespace) -> None:
         raise CLIError(f"unknown backend {args.backend!r}: choose one of {', '.join(BACKENDS)}")
     if args.optimizer not in runner.OPTIMIZERS:
         raise CLIError(f"unknown optimizer {args.optimizer!r}: choose one of {', '.join(runner.OPTIMIZERS)}")
-    if args.schedule not in SCHEDULES:
-        raise CLIError(f"unknown schedule {args.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    try:  # the form only: the names come from the registry (_check_schedule)
+        custom.split_schedule(args.schedule)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
     base = (
         args.learning_rate if args.learning_rate is not None else runner.DEFAULT_LEARNING_RATE[args.optimizer]
     )
@@ -299,6 +307,7 @@ def _validate(args: argparse.Namespace) -> None:
             args.skipped["cbs"] = reason
         args.regimes = regimes
         args.shard = _shard(args.shard)
+        _check_schedule(args)
         _check_output_dir(args.output)
     elif args.command == "plan":
         _at_least(args, ("curriculum_steps",), 0)
@@ -310,6 +319,17 @@ def _validate(args: argparse.Namespace) -> None:
                 raise CLIError(f"{error} Or give a .keras file.")
             if not os.path.isfile(args.model):
                 raise CLIError(f"model file {args.model!r} does not exist")
+        _check_schedule(args)
+
+
+def _check_schedule(args: argparse.Namespace) -> None:
+    """`--import` and `--schedule` against the registry. Last of the checks: importing the
+    user's modules imports Keras, so the backend is selected first."""
+    select_backend(args.backend)
+    try:
+        args.schedule = custom.resolve_schedule(args.schedule, args.imports)
+    except ValueError as error:
+        raise CLIError(str(error)) from None
 
 
 def select_backend(backend: str | None) -> None:
@@ -494,6 +514,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
         model = models.get_model(args.model, (8, 8, 1), 10)
         base = runner.base_optimizer(settings)
     else:
+        try:  # the module a schedule of the user's was registered by
+            custom.import_saved_schedules(args.model)
+        except ValueError as error:
+            raise CLIError(str(error)) from None
         try:
             model = load_model(args.model)
         except Exception as error:  # a broken or foreign file is a bad argument
