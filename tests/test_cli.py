@@ -213,7 +213,7 @@ def test_unwritable_output_dir(tmp_path, capsys):
     blocker.write_text("x")
     assert cli.main(["compare", "--output", str(blocker / "out")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "not writable" in err[0]
+    assert len(err) == 1 and "cannot be made" in err[0] and "is a file" in err[0]
 
 
 def test_argparse_errors_one_line_exit_2(capsys):
@@ -367,7 +367,7 @@ def test_compare_cbs_on_a_conv_keras_file(tmp_path):
         ({"y_width": 5}, [], "y has shape (5,) per example"),
         ({}, ["--regimes", "conventional", "cbs"], "regime 'cbs' cannot run on this model"),
         ({"not_a_model": True}, [], "is not a loadable Keras model"),
-        ({"not_npz": True}, [], "could not read"),
+        ({"not_npz": True}, [], "is not an .npz archive"),
         ({"missing": "model"}, [], "model file"),
         ({"missing": "data"}, [], "data file"),
     ],
