@@ -365,7 +365,7 @@ def test_cbs_runs_on_a_conv_model():
     )
     assert result.regimes["cbs"]["init_hash"] == result.regimes["conventional"]["init_hash"]
     assert "sigma" in result.regimes["cbs"]["curves"][0]
-    assert paired.cbs_problem(_mlp()) is not None and paired.cbs_problem(_cnn) is None
+    assert "cbs" in paired.problems(["conventional", "cbs"], _mlp()) and paired.problems(["cbs"], _cnn) == {}
 
 
 # --------------------------------------------------------------------------- outputs

@@ -20,11 +20,11 @@ import numpy as np
 from keras_lerac.experiments import data as datasets
 from keras_lerac.experiments import models, paired
 from keras_lerac.experiments.inputs import check_finite
+from keras_lerac.experiments.regimes import DEFAULT_REGIMES
 
-# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py: LeRaC against
-# conventional training and against a warm-up of the same length (its control);
-# `paired.REGIMES` adds the anti-curriculum.
-REGIMES = ("conventional", "warmup", "lerac", "cbs")
+# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py, and all of them:
+# both from the regime registry (keras_lerac.experiments.regimes.REGISTRY).
+REGIMES = DEFAULT_REGIMES
 ALL_REGIMES = paired.REGIMES
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LEARNING_RATE = {"sgd": 0.05, "adam": 1e-3}
