@@ -17,10 +17,10 @@ from typing import Any
 from keras_lerac.experiments.builders import build, clone_optimizer, model_builder
 from keras_lerac.experiments.inputs import InputError, first_line
 
-REGIMES = ("conventional", "warmup", "lerac", "anti", "cbs")
+REGIMES = ("conventional", "warmup", "linear_warmup", "lerac", "anti", "cbs")
 REFERENCE = "conventional"
 # The LeRaC schedule each curriculum regime runs (`lerac`: the `schedule` argument).
-CURRICULUM_REGIMES = {"warmup": "warmup", "lerac": None, "anti": "anti"}
+CURRICULUM_REGIMES = {"warmup": "warmup", "linear_warmup": "linear_warmup", "lerac": None, "anti": "anti"}
 CBS_KERNEL_SIZE = 3
 
 
