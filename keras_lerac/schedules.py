@@ -466,3 +466,16 @@ register_schedule(
     layout=reversed_depth,
     note="a control, not LeRaC: start rates in reverse, lowest at the input",
 )
+
+
+def zero_everywhere(ratios: list[float]) -> list[float]:
+    """The practitioner's warm-up layout: every bucket starts at 0."""
+    return [0.0] * len(ratios)
+
+
+register_schedule(
+    "linear_warmup",
+    linear,
+    layout=zero_everywhere,
+    note="a control, not LeRaC: every bucket rises linearly from 0, a practitioner's warm-up",
+)
