@@ -10,7 +10,7 @@ choices and defaults, the runs, the table and its contrasts all read the registr
 |---|---|
 | `conventional` | the base optimizer alone: the reference every regime is compared to |
 | `warmup` | `LeRaC(schedule="warmup")`: every bucket from the lowest start rate (a warm-up control) |
-| `linear_warmup` | `LeRaC(schedule="linear_warmup")`: every bucket linearly from 0 (the practitioner's warm-up) |
+| `linear_warmup` | `LeRaC(schedule="linear_warmup")`: every bucket linearly from 0 (a common warm-up) |
 | `lerac` | `LeRaC` with the comparison's schedule |
 | `anti` | `LeRaC(schedule="anti")`: LeRaC's start rates in reverse depth order |
 | `cbs` | Curriculum by Smoothing; convolutional models only (`cbs_reason`) |
