@@ -353,23 +353,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from keras_lerac.summary import plan
 
     quiet = args.quiet
-    settings = runner.Settings(
-        model=args.model,
-        data=args.data,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        min_learning_rate=args.min_learning_rate,
-        schedule=args.schedule,
-        curriculum_epochs=args.curriculum_epochs,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seeds=tuple(range(args.seeds)),
-        regimes=tuple(args.regimes),
-        cbs_sigma=args.cbs_sigma,
-        cbs_decay=args.cbs_decay,
-        cbs_every=args.cbs_every,
-        limit=args.limit,
-    )
+    settings = runner.Settings.from_args(args)
     try:
         data = runner.load_data(settings)
         if not args.explicit_regimes:  # the default list skips what cannot run on the model
