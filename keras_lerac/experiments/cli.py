@@ -421,7 +421,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if progress:
             progress.close()
-        print(f"\n{PROG}: interrupted. {_recorded(args.output)}", file=sys.stderr)
+        print(f"\n{PROG}: interrupted. {_recorded(args.output, args.argv)}", file=sys.stderr)
         return 130
     if progress:
         progress.close()
@@ -444,14 +444,17 @@ def _with_hint(error: Exception) -> str:
     return str(error)
 
 
-def _recorded(output: str) -> str:
-    """How many runs `output` holds, and how to go on."""
+def _recorded(output: str, argv: Sequence[str]) -> str:
+    """How many runs `output` holds, and the commands that go on from there."""
+    import shlex
+
     from keras_lerac.experiments.records import RunStore
 
     done = len(RunStore(output).read())
+    again = " ".join(shlex.quote(a) for a in [PROG, *argv])
     return (
-        f"{done} finished run(s) are recorded in {output}; run the same command again to train only the "
-        f"missing ones, or `{PROG} report {output}` to compare what is there."
+        f"{done} finished run(s) are recorded in {output}; `{again}` trains only the missing ones, "
+        f"`{PROG} report {shlex.quote(output)}` compares what is there."
     )
 
 
@@ -546,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         _validate(args)
         select_backend(getattr(args, "backend", None))
