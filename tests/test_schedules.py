@@ -252,7 +252,7 @@ def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
         opt, _ = _lerac_on(model, name)
         texts[name] = keras_lerac.plan(model, opt, print_fn=lambda text: None)
     for name in ("exponential", "anti"):
-        assert f"({name}: equals conventional training on this model: one bucket" in texts[name]
+        assert f"({name}: equals conventional training here: one bucket" in texts[name]
     assert "an ordinary warm-up" in texts["warmup"] and "equals conventional" not in texts["warmup"]
     # On a deeper model, LeRaC has no note and the controls say they are controls.
     deep = mlp(depth=3)
@@ -261,6 +261,9 @@ def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
     assert "equals conventional" not in text and "a control, not LeRaC" in text
     opt, _ = _lerac_on(deep, "exponential")
     assert "equals conventional" not in keras_lerac.plan(deep, opt, print_fn=lambda text: None)
+    off = LeRaC(keras.optimizers.SGD(0.1), curriculum_steps=0, schedule="anti", model=deep)
+    text = keras_lerac.plan(deep, off, print_fn=lambda text: None)
+    assert "(anti: equals conventional training here: K = 0; elsewhere a control, not LeRaC" in text
 
 
 # ----------------------------------------------------------------------- registration check
