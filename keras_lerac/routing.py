@@ -69,6 +69,12 @@ class Router:
         # one kernel for the vector per step. Independent per-bucket scalars would compile
         # about 2x faster but cost one kernel per bucket in every step
         # (benchmarks/profile_compile.py; README "Performance"). Elsewhere: one scalar each.
+        # Why the vector compiles slower than plain: XLA's CPU compiler emits the kernels
+        # of same-shaped variables' updates once when they are identical, and each
+        # variable's slice has its own offset, so every update kernel is a distinct one
+        # (every variable sliced at one offset compiles as fast as plain). A gather of the
+        # rates by a bucket-index array, an unstack, an optimization barrier or a sort in
+        # front of the slices leave the slices, and the compile, as they are.
         self._rates_as_vector = keras.backend.backend() == "jax"
 
     def use_per_bucket(self) -> None:
