@@ -11,6 +11,12 @@ after K) the result is Keras' bit for bit (tests/test_fast_paths.py). The state 
 lives in the bucket optimizers (`opt.bucket_optimizers[j].variables`); only the
 dispatch is shared.
 
+The host's part of a step does not grow with the buckets: the flat lists (each
+variable's tensor, its slots, its bucket) are made on the first step and kept; the
+rates reach the variables in one `index_select` on the device, into a buffer whose
+element views were listed once; nothing is read back from the device (no `.item()`,
+no `float()` of a tensor: no synchronisation on a GPU).
+
 On TensorFlow and JAX, LeRaC runs one pass of Keras' own update loop over all the
 variables instead (`LeRaC.update_step`); other torch optimizers update bucket by bucket
 (each with its own `_foreach` ops): `fused_update` returns None for them.
@@ -26,92 +32,140 @@ from keras import ops
 from keras_lerac import _keras
 
 
-def fused_update(optimizers: Sequence[keras.optimizers.Optimizer]) -> Callable | None:
+def fused_update(optimizers: Sequence[keras.optimizers.Optimizer]) -> FusedUpdate | None:
     """The fused update for these bucket optimizers, or None where none applies."""
     if keras.backend.backend() != "torch":
         return None
     classes = _keras.torch_fusable_classes()
     kinds = {type(o) for o in optimizers}
     if kinds == {classes["sgd"]}:
-        return _sgd
+        return FusedUpdate(optimizers, _sgd, ["momentums"] if optimizers[0].momentum != 0 else [])
     if kinds <= {classes["adam"], classes["adamw"]} and not any(o.amsgrad for o in optimizers):
-        return _adam
+        return FusedUpdate(optimizers, _adam, ["_momentums", "_velocities"])
     return None
 
 
-def _gather(optimizers, groups, per_bucket, state_attrs):
-    """Flat lists over all buckets: grads, variables, each state list, and the
-    bucket's entry of `per_bucket` repeated for each of its variables."""
-    grads, variables, factors = [], [], []
-    states = [[] for _ in state_attrs]
-    for inner, factor, (bucket_grads, bucket_vars) in zip(optimizers, per_bucket, groups):
-        for grad, variable in zip(bucket_grads, bucket_vars):
-            grads.append(grad)
-            variables.append(variable.value)
-            factors.append(factor)
-            for state, attr in zip(states, state_attrs):
-                state.append(_keras.slots(inner, attr, variable).value)
-    return grads, variables, factors, states
+class Flat:
+    """One list of variables as the flat lists the `_foreach` ops take, in its order.
+
+    Built once per list of variables (`FusedUpdate.flat`): each variable's tensor, its
+    slots' tensors, its bucket, and the dtype of each bucket's first variable (the dtype
+    Keras computes a call's Adam step size in).
+    """
+
+    def __init__(self, optimizers, variables: Sequence, buckets: Sequence[int], state_attrs: Sequence[str]):
+        self.values = [v.value for v in variables]
+        self.states = [
+            [_keras.slots(optimizers[b], attr, v).value for v, b in zip(variables, buckets)]
+            for attr in state_attrs
+        ]
+        self.buckets = list(buckets)
+        self.bucket_dtypes: dict[int, str] = {}
+        for variable, bucket in zip(variables, buckets):
+            self.bucket_dtypes.setdefault(bucket, variable.dtype)
+        self._out = None
+
+    def per_variable(self, per_bucket) -> list:
+        """Each variable's entry of the vector `per_bucket` (by bucket), as 0-d tensors.
+
+        One `index_select` on the device, into a buffer whose element views the
+        returned list holds: the list is made once, its values are this step's.
+        """
+        import torch
+
+        out = self._out
+        if out is None or out.dtype != per_bucket.dtype or out.device != per_bucket.device:
+            self._index = torch.tensor(self.buckets, dtype=torch.long, device=per_bucket.device)
+            out = self._out = torch.empty(len(self.buckets), dtype=per_bucket.dtype, device=per_bucket.device)
+            self._views = list(torch.unbind(out))
+        torch.index_select(per_bucket, 0, self._index, out=out)
+        return self._views
 
 
-def _sgd(optimizers, groups, rates):
+class FusedUpdate:
+    """Every bucket's update in one `_foreach` chain: `update(grads, flat, rates)`.
+
+    The flat lists of the variables LeRaC was built with are made on the first step
+    and kept (Keras' torch variables and slots keep their tensors, updated in place);
+    a step on other variables (None gradients dropped upstream) makes its own. So the
+    host's work per step does not grow with the number of buckets, and nothing is read
+    back from the device (tests/test_fast_paths.py counts the ops dispatched).
+    """
+
+    def __init__(self, optimizers: Sequence[keras.optimizers.Optimizer], update: Callable, state_attrs):
+        self.optimizers = list(optimizers)
+        self._update = update
+        self._state_attrs = list(state_attrs)
+        self._built: Flat | None = None
+
+    def flat(self, variables: Sequence, buckets: Sequence[int], built: bool) -> Flat:
+        """The flat lists of `variables` (bucket of each: `buckets`); kept when `built`
+        (they are the variables LeRaC was built with) while their tensors stay the same."""
+        if not built:
+            return Flat(self.optimizers, variables, buckets, self._state_attrs)
+        kept = self._built
+        if kept is None or not variables or variables[0].value is not kept.values[0]:
+            # First step, or the values are not the variables' own (a stateless scope).
+            kept = self._built = Flat(self.optimizers, variables, buckets, self._state_attrs)
+        return kept
+
+    def __call__(self, grads: list, flat: Flat, rates) -> None:
+        import torch
+
+        with torch.no_grad():
+            self._update(self.optimizers[0], grads, flat, rates)
+
+
+def _sgd(first, grads, flat, rates):
     import torch
 
-    first = optimizers[0]
-    with torch.no_grad():
-        # Keras: `_foreach_add_(x, grads, alpha=-lr)`, x + (-lr) * g in torch's add
-        # kernel (a fused multiply-add where the CPU has one). A per-tensor `alpha`:
-        # `_foreach_addcmul_(x, grads, [-lr_j, ...])`, x + g * (-lr_j) (value 1), which
-        # rounds as `add` does on torch's default, AVX2 and AVX-512 CPU kernels; so each
-        # bucket's rate enters where Keras' lr enters. Multiplying first
-        # (`_foreach_mul(grads, -lr_j)`, then add) rounds twice: not Keras.
-        neg_rates = torch.unbind(-rates)
-        attrs = ["momentums"] if first.momentum != 0 else []
-        grads, variables, neg_lrs, states = _gather(optimizers, groups, neg_rates, attrs)
-        if first.momentum == 0:
-            torch._foreach_addcmul_(variables, grads, neg_lrs)
-            return
-        (bufs,) = states
-        torch._foreach_mul_(bufs, first.momentum)
-        torch._foreach_addcmul_(bufs, grads, neg_lrs)
-        if first.nesterov:
-            torch._foreach_addcmul_(variables, grads, neg_lrs)
-            torch._foreach_add_(variables, bufs, alpha=first.momentum)
-        else:
-            torch._foreach_add_(variables, bufs)
+    # Keras: `_foreach_add_(x, grads, alpha=-lr)`, x + (-lr) * g in torch's add
+    # kernel (a fused multiply-add where the CPU has one). A per-tensor `alpha`:
+    # `_foreach_addcmul_(x, grads, [-lr_j, ...])`, x + g * (-lr_j) (value 1), which
+    # rounds as `add` does on torch's default, AVX2 and AVX-512 CPU kernels; so each
+    # bucket's rate enters where Keras' lr enters. Multiplying first
+    # (`_foreach_mul(grads, -lr_j)`, then add) rounds twice: not Keras.
+    neg_lrs = flat.per_variable(-rates)
+    variables = flat.values
+    if first.momentum == 0:
+        torch._foreach_addcmul_(variables, grads, neg_lrs)
+        return
+    (bufs,) = flat.states
+    torch._foreach_mul_(bufs, first.momentum)
+    torch._foreach_addcmul_(bufs, grads, neg_lrs)
+    if first.nesterov:
+        torch._foreach_addcmul_(variables, grads, neg_lrs)
+        torch._foreach_add_(variables, bufs, alpha=first.momentum)
+    else:
+        torch._foreach_add_(variables, bufs)
 
 
-def _adam(optimizers, groups, rates):
+def _adam(first, grads, flat, rates):
     import torch
 
-    first = optimizers[0]
-    with torch.no_grad():
-        # Keras computes `alpha` in the dtype of a call's first variable: the vector
-        # serves every bucket when they all share one dtype, else each its own.
-        dtypes = [bucket_vars[0].dtype for _, bucket_vars in groups if bucket_vars]
-        if len(set(dtypes)) <= 1:
-            alphas = torch.unbind(adam_alphas(first, rates, dtypes[0] if dtypes else "float32"))
-        else:
-            alphas = [
-                adam_alphas(first, rate, bucket_vars[0].dtype) if bucket_vars else None
-                for rate, (_, bucket_vars) in zip(torch.unbind(rates), groups)
-            ]
-        grads, variables, alpha_list, (m_list, v_list) = _gather(
-            optimizers, groups, alphas, ["_momentums", "_velocities"]
-        )
-        # From here on, Keras' torch `Adam._parallel_update_step` op for op.
-        torch._foreach_mul_(m_list, first.beta_1)
-        torch._foreach_add_(m_list, grads, alpha=1 - first.beta_1)
-        torch._foreach_mul_(v_list, first.beta_2)
-        torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - first.beta_2)
-        torch._foreach_add_(
-            variables,
-            torch._foreach_div(
-                torch._foreach_mul(m_list, alpha_list),
-                torch._foreach_add(torch._foreach_sqrt(v_list), first.epsilon),
-            ),
-            alpha=-1,
-        )
+    # Keras computes `alpha` in the dtype of a call's first variable: one vector serves
+    # every bucket when they all share one dtype, else one vector per dtype.
+    dtypes = set(flat.bucket_dtypes.values())
+    if len(dtypes) <= 1:
+        alpha_list = flat.per_variable(adam_alphas(first, rates, dtypes.pop() if dtypes else "float32"))
+    else:
+        by_dtype = {d: torch.unbind(adam_alphas(first, rates, d)) for d in dtypes}
+        alpha_list = [by_dtype[flat.bucket_dtypes[b]][b] for b in flat.buckets]
+    m_list, v_list = flat.states
+    variables = flat.values
+    # From here on, Keras' torch `Adam._parallel_update_step` op for op.
+    torch._foreach_mul_(m_list, first.beta_1)
+    torch._foreach_add_(m_list, grads, alpha=1 - first.beta_1)
+    torch._foreach_mul_(v_list, first.beta_2)
+    torch._foreach_add_(v_list, torch._foreach_mul(grads, grads), alpha=1 - first.beta_2)
+    torch._foreach_add_(
+        variables,
+        torch._foreach_div(
+            torch._foreach_mul(m_list, alpha_list),
+            torch._foreach_add(torch._foreach_sqrt(v_list), first.epsilon),
+        ),
+        alpha=-1,
+    )
 
 
 # ----------------------------------------------------------------------------- TF and JAX

@@ -4,7 +4,7 @@
 bucket. It picks one of three routes, the fastest that gives the same numbers:
 
 - `"fused"` (torch SGD, Adam, AdamW): one batched `_foreach` pass over every bucket
-  (`keras_lerac.fused`).
+  (`keras_lerac.fused`), on flat lists made once for the variables LeRaC was built with.
 - `"single_pass"` (TensorFlow and JAX, optimizers whose update is `update_step` alone):
   one pass of Keras' own update loop over all the variables, its distribution logic
   included; `update_one` hands each variable to its bucket's optimizer with its
@@ -51,6 +51,8 @@ class Router:
         self.optimizers = list(optimizers)
         self._built_variables = list(variables)
         self._positions = buckets.positions
+        self._assignment = list(buckets.assignment)
+        self._built_groups: list[list] | None = None
         self._key = key
         self._bucket_of = {key(v): b for v, b in zip(self._built_variables, buckets.assignment)}
         self._fused = fused.fused_update(self.optimizers)
@@ -67,11 +69,27 @@ class Router:
         # one kernel for the vector per step. Independent per-bucket scalars would compile
         # about 2x faster but cost one kernel per bucket in every step
         # (benchmarks/profile_compile.py; README "Performance"). Elsewhere: one scalar each.
+        # Why the vector compiles slower than plain: XLA's CPU compiler emits the kernels
+        # of same-shaped variables' updates once when they are identical, and each
+        # variable's slice has its own offset, so every update kernel is a distinct one
+        # (every variable sliced at one offset compiles as fast as plain). A gather of the
+        # rates by a bucket-index array, an unstack, an optimization barrier or a sort in
+        # front of the slices leave the slices, and the compile, as they are.
         self._rates_as_vector = keras.backend.backend() == "jax"
 
     def use_per_bucket(self) -> None:
         """Takes the per-bucket route from now on (the reference the fast routes equal)."""
         self.route, self._fused, self._adam_alphas = "per_bucket", None, False
+
+    def is_built_list(self, variables: Sequence[Any]) -> bool:
+        """Whether `variables` are the variables LeRaC was built with, in their order."""
+        return len(variables) == len(self._built_variables) and all(
+            map(operator.is_, variables, self._built_variables)
+        )
+
+    def buckets_of(self, variables: Sequence[Any]) -> list[int]:
+        """The bucket of each of `variables`."""
+        return [self._bucket_of[self._key(v)] for v in variables]
 
     def groups(self, values: Sequence[Any], variables: Sequence[Any]) -> list[tuple[list, list]]:
         """`(values, variables)` of each bucket, in bucket order.
@@ -79,9 +97,7 @@ class Router:
         The common case, every variable in build order, takes the positions computed at
         build time; a filtered list (None gradients dropped upstream) is grouped by key.
         """
-        if len(variables) == len(self._built_variables) and all(
-            map(operator.is_, variables, self._built_variables)
-        ):
+        if self.is_built_list(variables):
             return [([values[i] for i in idx], [variables[i] for i in idx]) for idx in self._positions]
         groups: list[tuple[list, list]] = [([], []) for _ in self.optimizers]
         for value, variable in zip(values, variables):
@@ -91,8 +107,20 @@ class Router:
         return groups
 
     def apply_weight_decay(self, variables: Sequence[Any]) -> None:
-        """Each bucket decays its variables with its own optimizer and rate."""
-        for inner, (_, bucket_vars) in zip(self.optimizers, self.groups(variables, variables)):
+        """Each bucket decays its variables with its own optimizer and rate.
+
+        The bucket optimizers share the wrapped optimizer's settings: without weight
+        decay (the first one's) there is nothing to do, and nothing is grouped.
+        """
+        if not self.optimizers or self.optimizers[0].weight_decay is None:
+            return
+        if self.is_built_list(variables):
+            if self._built_groups is None:
+                self._built_groups = [[variables[i] for i in idx] for idx in self._positions]
+            groups = self._built_groups
+        else:
+            groups = [bucket_vars for _, bucket_vars in self.groups(variables, variables)]
+        for inner, bucket_vars in zip(self.optimizers, groups):
             if bucket_vars:
                 _keras.apply_weight_decay(inner, bucket_vars)
 
@@ -109,7 +137,9 @@ class Router:
                 update loop, which calls `update_one` per variable (the single pass).
         """
         if self.route == "fused":
-            self._fused(self.optimizers, self.groups(grads, variables), rates)
+            built = self.is_built_list(variables)
+            buckets = self._assignment if built else self.buckets_of(variables)
+            self._fused(grads, self._fused.flat(variables, buckets, built), rates)
         elif self.route == "single_pass":
             if self._adam_alphas:
                 rates = fused.adam_alphas(self.optimizers[0], rates)

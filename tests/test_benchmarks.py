@@ -9,8 +9,9 @@ import keras
 import numpy as np
 import pytest
 
-from benchmarks import accuracy, gpu, overhead, scaling, timing
+from benchmarks import accuracy, dispatch, gpu, overhead, scaling, timing
 from benchmarks.recipes import cifar10_resnet18 as recipe
+from keras_lerac import depth_buckets  # what LeRaC(model=model) uses
 
 BACKEND = keras.backend.backend()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -72,8 +73,6 @@ def test_median_ci_order_statistics():
 
 
 def test_harness_models_have_the_issues_bucket_counts():
-    from keras_lerac import depth_buckets  # what LeRaC(model=model) uses
-
     # (The residual CNN's 15 buckets: each overhead row reports its `buckets`; building the
     # full-size CNN here would cost JAX seconds of eager initialisation.)
     for kind, buckets in (("mlp", 25), ("mlp96", 97), ("mlp_d15_w32", 16)):
@@ -287,6 +286,42 @@ def test_scaling_plot_and_targets_from_synthetic_numbers(tmp_path):
     assert "ERROR: boom" in table and table.count("| jax | sgd |") == 4
     with pytest.raises(ValueError):
         scaling.model_name(1, 32)
+
+
+def test_dispatch_worker_tiny_in_process():
+    out = dispatch.run_worker(BACKEND, "tiny", models=("mlp_d3_w8",), optimizers=("sgd",), log=lambda s: None)
+    assert out["backend"] == BACKEND and out["library"]["path"].endswith("keras_lerac")
+    (row,) = out["results"]
+    assert (row["model"], row["optimizer"], row["buckets"], row["batch_size"]) == ("mlp_d3_w8", "sgd", 4, 8)
+    assert set(row["arms"]) == set(dispatch.ARMS) and row["steps"] == 2
+    assert row["floor"]["step"]["n"] == row["rounds"] == 2
+    assert row["targets"] == {"step": 1.03, "first_epoch": 1.10}
+    assert {"step_time", "first_epoch", "opt_bytes"} <= set(row["checks"])
+    assert np.isfinite(row["extra_us_per_bucket"]) and out["flatness"] == []
+    table = dispatch.markdown({"workers": [out]})
+    assert f"| {BACKEND} | sgd | mlp_d3_w8 | 4 |" in table and "floor" in table
+    json.dumps(out)
+
+
+def test_dispatch_targets_flatness_and_models():
+    assert dispatch.targets_for(25) == {"step": 1.03, "first_epoch": 1.10}
+    assert dispatch.targets_for(97) == {"step": 1.05, "first_epoch": 1.15}
+    rows = []
+    for n, ratio in ((25, 1.01), (97, 1.04)):
+        row = _synthetic_row(f"mlp_d{n - 1}_w8", ratio, 1.0, 1.0)
+        row.update(buckets=n, extra_us_per_bucket=0.1)
+        timing.summarise(row, dispatch.targets_for(n))
+        rows.append(row)
+    (flat,) = dispatch.flatness(rows)
+    assert flat["value"] == pytest.approx(0.03, abs=1e-3) and flat["pass"] is False and flat["resolved"]
+    report = {"workers": [{"backend": "x", "results": rows, "flatness": [flat]}]}
+    assert "x sgd flatness (97 - 25 buckets): +0.030 MISS" in dispatch.markdown(report)
+    assert len(depth_buckets(dispatch.build_model(dispatch.RESNET))) == 15
+    keras.utils.clear_session()
+    x, _ = dispatch.make_data(dispatch.RESNET, 3)
+    assert x.shape == (24, 16, 16, 3)
+    with pytest.raises(SystemExit, match="no keras_lerac"):
+        dispatch.main(["--library", "/nonexistent", "--backends", BACKEND])
 
 
 def test_gpu_refuses_without_a_gpu(tmp_path):

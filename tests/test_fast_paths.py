@@ -151,3 +151,102 @@ def test_the_fast_path_equals_the_per_bucket_path_with_mixed_dtypes(name):
         results.append([keras.ops.convert_to_numpy(keras.ops.cast(v, "float32")) for v in variables])
     for a, b in zip(*results):
         np.testing.assert_array_equal(a, b)
+
+
+# ----------------------------------------------------------------------------- torch host work
+def _torch_step_probe(opt, variables, steps=2):
+    """What `steps` calls of `opt.apply` (after a first one) ask of the host: the aten ops
+    dispatched, the Python calls made (`sys.setprofile`), and every read of a device value
+    (`aten._local_scalar_dense`: `.item()`, `float()`, a tensor taken as a Python number,
+    in Python or in C++; `.tolist()`, `.numpy()`)."""
+    import collections
+    import sys
+
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    reads = []
+
+    class Ops(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = collections.Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops[str(func)] += 1
+            if func is torch.ops.aten._local_scalar_dense.default:
+                reads.append(str(func))
+            return func(*args, **(kwargs or {}))
+
+    def flagging(name):
+        original = getattr(torch.Tensor, name)
+
+        def read(self, *args, **kwargs):
+            reads.append(name)
+            return original(self, *args, **kwargs)
+
+        return original, read
+
+    patched = {name: flagging(name) for name in ("tolist", "numpy", "__array__")}
+    grads = [keras.ops.ones(v.shape) for v in variables]
+    opt.apply(grads, variables)  # builds the optimizer and the flat lists
+    calls = collections.Counter()
+
+    def profile(frame, event, arg):
+        if event in ("call", "c_call"):
+            calls[event] += 1
+
+    try:
+        for name, (_, read) in patched.items():
+            setattr(torch.Tensor, name, read)
+        with Ops() as ops:
+            sys.setprofile(profile)
+            try:
+                for _ in range(steps):
+                    opt.apply(grads, variables)
+            finally:
+                sys.setprofile(None)
+    finally:
+        for name, (original, _) in patched.items():
+            setattr(torch.Tensor, name, original)
+    return {"ops": ops.ops, "calls": calls, "reads": reads}
+
+
+def _bucketed(base, num_buckets, num_variables=16):
+    variables = [keras.Variable(np.ones((3, 2), "float32"), name=f"v{i}") for i in range(num_variables)]
+    per = num_variables // num_buckets
+    buckets = [variables[j * per : (j + 1) * per] for j in range(num_buckets)]
+    opt = LeRaC(base(), min_learning_rate=1e-4, curriculum_steps=100, buckets=buckets)
+    return opt, variables
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the torch fused step")
+@pytest.mark.parametrize("name", ["sgd", "sgd-momentum", "sgd-nesterov", "adam", "adamw"])
+def test_the_torch_step_reads_nothing_back_from_the_device(name):
+    import torch
+
+    opt, variables = _bucketed(BASES[name], 4)
+    probe = _torch_step_probe(opt, variables)
+    assert opt._router.route == "fused"
+    assert probe["reads"] == []
+    if torch.cuda.is_available():  # where a device is at hand, torch checks it too
+        torch.cuda.set_sync_debug_mode("error")
+        try:
+            _torch_step_probe(opt, variables)
+        finally:
+            torch.cuda.set_sync_debug_mode("default")
+    # The probe sees a read: a rate taken as a Python number.
+    rate = keras.ops.convert_to_tensor(0.1)
+    original = opt._rate_vector
+    opt._rate_vector = lambda base: original(base) * float(rate)
+    assert _torch_step_probe(opt, variables, steps=1)["reads"] == ["aten._local_scalar_dense.default"]
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="the torch fused step")
+@pytest.mark.parametrize("name", ["sgd-momentum", "adam"])
+def test_the_torch_steps_host_work_does_not_grow_with_the_buckets(name):
+    # The same 16 variables in 2 or 16 buckets: the same ops dispatched, the same Python
+    # calls made (no loop over buckets or variables in LeRaC's part of the step).
+    few, many = (_torch_step_probe(*_bucketed(BASES[name], n)) for n in (2, 16))
+    assert few["ops"] == many["ops"]
+    assert few["calls"] == many["calls"]
