@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: install lint format test test-tensorflow test-jax test-torch examples demo docs figures clean
+.PHONY: install lint format test test-tensorflow test-jax test-torch examples demo docs figures compat clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -62,6 +62,12 @@ docs: install
 # The docs' pictures, redrawn from the committed results files (benchmarks/figures.py).
 figures: install
 	$(BIN)/python -m benchmarks.figures
+
+# The Keras-facing tests (conformance, state, optimizer) on each Keras minor of the tested
+# range, in throwaway venvs under /tmp (JAX): one line per version. Not in CI (it downloads
+# Keras); its output is in docs/compatibility.md.
+compat: install
+	$(BIN)/python tools/compat.py $(COMPAT_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info lerac-results site

@@ -22,7 +22,18 @@ import keras
 from keras_lerac import depth
 from keras_lerac._checks import check_int
 
-__all__ = ["BucketSource", "Buckets", "assign", "path_groups", "resolve_bucket_specs"]
+__all__ = [
+    "AssignmentMismatchError",
+    "BucketSource",
+    "Buckets",
+    "assign",
+    "path_groups",
+    "resolve_bucket_specs",
+]
+
+
+class AssignmentMismatchError(ValueError):
+    """A saved `bucket_assignment` does not fit the variables the optimizer is built on."""
 
 
 def path_groups(variables: Sequence[Any]) -> list[int]:
@@ -195,7 +206,7 @@ def assign(
     names = [_layer_of_path(v) for v in var_list]
     if assignment is not None:
         if len(assignment) != len(var_list):
-            raise ValueError(
+            raise AssignmentMismatchError(
                 f"`bucket_assignment` has {len(assignment)} entries but the optimizer is built on "
                 f"{len(var_list)} variables: it was saved for a model with other trainable variables "
                 "(another model, or layers frozen or unfrozen since). Make the same variables "

@@ -27,9 +27,14 @@ class CurriculumLogger(keras.callbacks.Callback):
     the input): the rate each bucket's last update of the epoch used, that is
     `rate_scale * learning_rates_at(step)` for that update's step, where `rate_scale` is
     what Keras' rate callbacks (`ReduceLROnPlateau`, `LearningRateScheduler`) made of
-    the base rate (1.0 without them). `History`, `CSVLogger` and `TensorBoard` record
-    them wherever this callback is in the `callbacks` list: it moves itself to the front
-    of Keras' callback list, so every callback sees its keys.
+    the base rate (1.0 without them), wherever they are in the list: the scale is read
+    when the epoch's first batch begins.
+
+    Keras calls the callbacks in the order of the `callbacks` list, with one logs dict
+    per epoch: a callback that records the logs (`CSVLogger`, `TensorBoard`, your own)
+    sees this callback's keys only if it comes after it, as it sees `ReduceLROnPlateau`'s
+    `learning_rate` only after that. So put `CurriculumLogger` first in the list.
+    `History` (Keras adds it last) always has them.
 
     The rates are computed on the host from a step count, never read from the device
     during an epoch: the callback reads the step count and the rate scale once when
@@ -63,7 +68,7 @@ class CurriculumLogger(keras.callbacks.Callback):
                             min_learning_rate=1e-6, curriculum_steps=100, model=model)
     model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     logger = keras_lerac.CurriculumLogger(every_n_steps=10)
-    history = model.fit(x, y, epochs=3, callbacks=[keras.callbacks.CSVLogger("log.csv"), logger])
+    history = model.fit(x, y, epochs=3, callbacks=[logger, keras.callbacks.CSVLogger("log.csv")])
     history.history["lr_bucket_1"]   # one rate per epoch (and a column of log.csv)
     logger.history[:2]               # [(0, [...]), (10, [...])]
     ```
@@ -85,14 +90,7 @@ class CurriculumLogger(keras.callbacks.Callback):
         self._epoch_start = 0
         self._warned = False
         self._epoch_steps = None
-
-    def set_model(self, model):
-        super().set_model(model)
-        # First in Keras' callback list: CSVLogger, TensorBoard and the rest then see the
-        # keys this callback adds, whatever the order the user gave.
-        callbacks = _keras.calling_callback_list()
-        if callbacks is not None:
-            _keras.move_callback_first(callbacks, self)
+        self._epoch_scale: float | None = None  # the rate scale this epoch runs with
 
     # The optimizer is looked up through the model each time (never cached): on JAX the
     # trainer swaps the optimizer's variables during `fit`. The model is read without the
@@ -132,6 +130,15 @@ class CurriculumLogger(keras.callbacks.Callback):
         with self._lock:
             self._epoch_start = self._step
             self._epoch_steps = (self.params or {}).get("steps")
+            self._epoch_scale = None
+
+    def on_train_batch_begin(self, batch, logs=None):
+        # Once per epoch, before its first step: after `LearningRateScheduler` set this
+        # epoch's rate (in `on_epoch_begin`) and before `ReduceLROnPlateau` changes it for
+        # the next one (in `on_epoch_end`), wherever either is in the callbacks list.
+        # (Keras dispatches only the batch *end* hooks asynchronously.)
+        if self._epoch_scale is None:
+            self._epoch_scale = self._optimizer().rate_scale
 
     def on_train_batch_end(self, batch, logs=None):
         # `batch` is the index (in this epoch) of the last batch that ran.
@@ -146,7 +153,8 @@ class CurriculumLogger(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         opt = self._optimizer()
         actual = _steps_of(opt)  # one read per epoch: states are synced here
-        scale = opt.rate_scale  # the scale this epoch ran with (this callback runs first)
+        # The scale this epoch ran with (read now if no batch ran).
+        scale = opt.rate_scale if self._epoch_scale is None else self._epoch_scale
         with self._lock:
             if actual != self._step:
                 spe = int(getattr(_keras.callback_model(self), "steps_per_execution", 1) or 1)

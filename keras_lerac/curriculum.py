@@ -92,7 +92,7 @@ def start_ratios(num_buckets: int, lowest_ratio: float) -> list[float]:
     return [1.0] + [math.exp(low * j / (num_buckets - 1)) for j in range(1, num_buckets - 1)] + [lowest_ratio]
 
 
-# The defaults rule, measured by the sensitivity study (benchmarks/sensitivity.py,
+# The defaults rule, measured by the sensitivity study (the benchmarks/sensitivity package,
 # docs/sensitivity.md, README "When to use LeRaC"): see `suggested_curriculum`.
 SUGGESTED_K_FRACTION = 0.025
 SUGGESTED_LOWEST_RATIO = 1e-4

@@ -249,6 +249,7 @@ class LeRaC(keras.optimizers.Optimizer):
         """Cuts `var_list` into buckets and builds one inner optimizer per bucket."""
         if self.built:
             return
+        _keras.check_installed_keras(self)  # once per process: the Keras internals relied on
         var_list = list(var_list)
         buckets = self._source.assign(var_list)
         self._curriculum = self.settings.curriculum(len(buckets), self._base, self._reference)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import warnings
 import zipfile
 import zlib
@@ -22,13 +21,9 @@ from typing import Any
 
 import keras
 
-__all__ = ["compile_skipped", "load_model", "restore_compile"]
+from keras_lerac.buckets import AssignmentMismatchError
 
-# Keras' warnings when it skips the compile config of a model whose class overrides
-# compile(), and when the default optimizer that model compiled refuses the saved state.
-_MENDED_WARNINGS = (
-    r"`compile\(\)` was not called as part of model loading|Skipping variable loading for optimizer"
-)
+__all__ = ["compile_skipped", "load_model", "restore_compile"]
 
 
 def _check_keras_file(filepath: Any) -> None:
@@ -76,16 +71,34 @@ def _unreadable(path: str, detail: str) -> ValueError:
     )
 
 
+def _saved_config(filepath: str) -> dict:
+    with zipfile.ZipFile(filepath) as archive:
+        return json.loads(archive.read("config.json"))
+
+
 def saved_compile_config(filepath: str) -> dict | None:
     """The compile config stored in a `.keras` file (None if it was saved uncompiled)."""
-    with zipfile.ZipFile(filepath) as archive:
-        return json.loads(archive.read("config.json")).get("compile_config")
+    return _saved_config(filepath).get("compile_config")
 
 
-def compile_skipped(model: keras.Model) -> bool:
-    """Whether Keras' `load_model` skips this model's compile config (its class overrides
-    `compile()` but not `compile_from_config()`, as KerasHub's tasks do)."""
-    cls = type(model)
+def _saved_class(filepath: Any, custom_objects: dict | None) -> type | None:
+    """The model class a local `.keras` file names (its config's `registered_name` or
+    `class_name`, looked up as Keras does), or None if it is not a local file or the class
+    is not registered (Keras' own `Functional` and `Sequential` are not: they never skip)."""
+    if not isinstance(filepath, (str, os.PathLike)) or not os.path.isfile(filepath):
+        return None
+    config = _saved_config(os.fspath(filepath))
+    for name in (config.get("registered_name"), config.get("class_name")):
+        found = keras.saving.get_registered_object(name, custom_objects) if name else None
+        if isinstance(found, type):
+            return found
+    return None
+
+
+def compile_skipped(model: keras.Model | type) -> bool:
+    """Whether Keras' `load_model` skips this model's (or model class's) compile config:
+    its class overrides `compile()` but not `compile_from_config()`, as KerasHub's tasks do."""
+    cls = model if isinstance(model, type) else type(model)
     return (
         cls.compile is not keras.Model.compile and cls.compile_from_config is keras.Model.compile_from_config
     )
@@ -111,10 +124,8 @@ def restore_compile(model: keras.Model, filepath: str, custom_objects: dict | No
     model.compile(**config)
     try:
         model.optimizer.build(model.trainable_variables)  # LeRaC: the saved bucket assignment
-    except ValueError as error:
-        if "bucket_assignment" not in str(error):
-            raise
-        raise ValueError(
+    except AssignmentMismatchError as error:
+        raise AssignmentMismatchError(
             f"{error} If it was trained with LoRA: Keras saves LoRA layers merged into their "
             "kernels and loads them without LoRA. Enable LoRA again before restoring the "
             "optimizer: `model = keras_lerac.load_model(path, compile=False)`, "
@@ -163,25 +174,24 @@ def load_model(
     ```
     """
     _check_keras_file(filepath)  # a truncated file: say so, not Keras' "File not found"
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    cls = _saved_class(filepath, custom_objects)
+    skipped = cls is not None and compile_skipped(cls)
+    with warnings.catch_warnings():
+        if skipped:
+            # Keras would skip the compile config (and warn): load without it, and compile
+            # it below. The default optimizer the class's constructor compiled does not
+            # take the saved optimizer's state; Keras' loader (`saving_lib`) warns that it
+            # skips it, and the state comes back below with the saved optimizer.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"keras\.src\.saving\.saving_lib$")
         try:
             model = keras.saving.load_model(
-                filepath, custom_objects=custom_objects, compile=compile, safe_mode=safe_mode
+                filepath, custom_objects=custom_objects, compile=compile and not skipped, safe_mode=safe_mode
             )
         except (zipfile.BadZipFile, zlib.error) as error:
             # A whole archive with a damaged member ("Bad CRC-32 for file 'model.weights.h5'").
             if not isinstance(filepath, (str, os.PathLike)) or not os.path.isfile(filepath):
                 raise
             raise _unreadable(os.fspath(filepath), f"{type(error).__name__}: {error}") from error
-    skipped = compile_skipped(model)
-    for warning in caught:
-        # What this function mends (or, with compile=False, what was not asked for): Keras
-        # skipping the compile config, and the default optimizer that the model's
-        # constructor compiled refusing the saved optimizer's state.
-        if skipped and re.search(_MENDED_WARNINGS, str(warning.message)):
-            continue
-        warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     if skipped and compile:
         restore_compile(model, filepath, custom_objects)
     return model

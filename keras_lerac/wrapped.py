@@ -38,7 +38,8 @@ def check_wrapped(optimizer: Any, wrapper_class: type) -> None:
             "`optimizer` is a LossScaleOptimizer. Pass the plain optimizer: under a "
             "mixed_float16 policy `model.compile` wraps LeRaC in a LossScaleOptimizer itself."
         )
-    if isinstance(optimizer, keras.optimizers.MultiOptimizer):
+    multi = getattr(keras.optimizers, "MultiOptimizer", None)  # Keras 3.15 and later
+    if multi is not None and isinstance(optimizer, multi):
         raise TypeError(
             "`optimizer` is a MultiOptimizer: LeRaC needs one plain Keras optimizer to copy per bucket."
         )

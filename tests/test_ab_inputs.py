@@ -288,3 +288,18 @@ def test_cli_ctrl_c_keeps_the_finished_runs_and_prints_the_resume_command(tmp_pa
     err = capsys.readouterr().err
     assert "1 finished run(s) are recorded" in err and f"`keras-lerac {' '.join(argv)}`" in err
     assert os.listdir(tmp_path / "runs") == ["conventional-seed0.json"]
+
+
+def test_an_npz_of_python_objects_is_refused_by_its_dtype_not_loaded(tmp_path):
+    from keras_lerac.experiments import inputs
+
+    x = np.zeros((8, 4), "float32")
+    y = np.empty(8, dtype=object)  # pickled Python objects: loading them could run code
+    y[:] = [{"label": i} for i in range(8)]
+    np.savez(tmp_path / "objects.npz", x_train=x, y_train=y, x_test=x, y_test=np.zeros(8, "int64"))
+    with pytest.raises(inputs.InputError, match="holds object arrays"):
+        inputs.load_npz(str(tmp_path / "objects.npz"))
+    np.savez(
+        tmp_path / "plain.npz", x_train=x, y_train=np.zeros(8, "int64"), x_test=x, y_test=np.zeros(8, "int64")
+    )
+    assert not inputs._holds_object_arrays(str(tmp_path / "plain.npz"))

@@ -140,8 +140,23 @@ def test_timing_options_override_the_mode():
     }
 
 
-def test_warm_up_process_trains_throwaway_models():
+def test_warm_up_process_trains_throwaway_models(monkeypatch):
+    from keras_lerac import LeRaC
+
+    trained = []
+    real = overhead.timed_fit
+
+    def recording(model, callbacks, x, y, batch_size):
+        result = real(model, callbacks, x, y, batch_size)
+        steps = int(keras.ops.convert_to_numpy(model.optimizer.iterations))
+        trained.append((isinstance(model.optimizer, LeRaC), steps, len(x) // batch_size))
+        return result
+
+    monkeypatch.setattr(overhead, "timed_fit", recording)
     assert overhead.warm_up_process() > 0
+    # The MLP, once plainly and once with LeRaC, each for a whole epoch of updates.
+    assert [lerac for lerac, _, _ in trained] == [False, True]
+    assert all(steps == expected > 0 for _, steps, expected in trained)
 
 
 def test_overhead_driver_writes_json_and_markdown(tmp_path):

@@ -127,16 +127,21 @@ def test_a_broken_batch_order_is_caught(monkeypatch):
 
 
 def test_broken_initial_weights_are_caught(monkeypatch):
-    original = paired.weights_hash
-    seen = []
+    # The second regime's model does not get the seed's weights: one of them is off by
+    # 1e-3 (as a `set_weights` that skips or mangles a variable would leave it).
+    original = keras.Model.set_weights
+    calls = []
 
-    def drifting(weights):
-        seen.append(1)
-        return original(weights) + ("x" if len(seen) == 3 else "")
+    def mangling(self, weights):
+        original(self, weights)
+        calls.append(1)
+        if len(calls) == 2:
+            self.weights[0].assign(self.weights[0] + 1e-3)
 
-    monkeypatch.setattr(paired, "weights_hash", drifting)
-    with pytest.raises(paired.PairingError, match="initial weights"):
+    monkeypatch.setattr(keras.Model, "set_weights", mangling)
+    with pytest.raises(paired.PairingError, match="initial weights") as caught:
         _run(_mlp(), _data(), seeds=1, epochs=1)
+    assert "lerac" in str(caught.value) and len(calls) == 2
 
 
 def test_py_dataset_is_served_in_order_and_its_batches_hashed():

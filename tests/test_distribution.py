@@ -60,6 +60,11 @@ def test_jax_data_parallel_on_two_host_devices():
         keras.distribution.set_distribution(keras.distribution.DataParallel(devices=jax.devices()))
         model, opt = model_and_opt()
         check(model, opt, len(jax.devices()))
+        keras.distribution.set_distribution(None)
+        single, single_opt = model_and_opt()  # same seed, one device
+        check(single, single_opt, 1)
+        for a, b in zip(model.weights, single.weights):
+            np.testing.assert_allclose(np.asarray(a.value), np.asarray(b.value), rtol=1e-4, atol=1e-5)
         """,
         {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"},
     )

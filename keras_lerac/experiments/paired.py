@@ -109,6 +109,7 @@ def compare_regimes(
     output: str | None = None,
     shard: tuple[int, int] | None = None,
     extra_settings: dict | None = None,
+    torch_cpu_guard: bool = False,
 ) -> ABComparison:
     """Trains one model under several regimes, paired by seed, and compares them.
 
@@ -185,6 +186,11 @@ def compare_regimes(
         extra_settings: Entries added to `results.json`'s settings and to the runs'
             fingerprint (what the caller knows that the comparison cannot, such as the
             names of a built-in model and data set).
+        torch_cpu_guard: On the torch backend without a GPU, turn oneDNN (mkldnn) off
+            for the whole process before training (`torch.backends.mkldnn.enabled =
+            False`, left so afterwards): some CPUs' oneDNN convolution kernels hang in
+            the backward pass (`keras_lerac.experiments.torch_cpu`). A process-wide
+            switch, so off by default; the `keras-lerac` command turns it on.
 
     Returns:
         An `ABComparison` of the seeds whose runs are all recorded (all of them, unless
@@ -231,7 +237,8 @@ def compare_regimes(
     store = RunStore(output) if output is not None else None
     if shard is not None and store is None:
         raise InputError("shard needs output: the shards' runs meet in one output directory")
-    avoid_onednn_hang()
+    if torch_cpu_guard:
+        avoid_onednn_hang()
     builder = model_builder(model, reinitialize)
     keras.utils.clear_session()
     keras.utils.set_random_seed(seeds[0])

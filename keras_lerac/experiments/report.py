@@ -1,6 +1,6 @@
 """What a comparison leaves behind: the tables it prints, and the plots beside results.json.
 
-`keras_lerac.experiments.paired.ABComparison` writes `results.json` and calls
+`keras_lerac.experiments.comparison.ABComparison` writes `results.json` and calls
 `write_plots`; `format_table` and `format_differences` are the tables it prints.
 """
 

@@ -231,6 +231,7 @@ def comparison(
         output=output,
         shard=shard,
         extra_settings=extra_settings,
+        torch_cpu_guard=True,  # the command's process is ours: oneDNN off on torch CPU
     )
 
 

@@ -10,9 +10,10 @@ machine and never finish on the next. `ONEDNN_MAX_CPU_ISA=AVX2` reproduces it an
 
 ATen's own convolution kernels do not hang, and on the 2-core CI machine they train the
 full-width ResNet-18 no slower (4.3 s against 5.0 s a step of batch 64 with oneDNN), so
-the application's training entry points (the `keras-lerac` runner, the recipes, the
+the application's training entry points (the `keras-lerac` command, the recipes, the
 examples, the test suite) turn oneDNN off for torch on CPU. The library never does: it
-touches no global setting of a user's process.
+touches no global setting of a user's process; `compare_regimes` does only when asked
+(`torch_cpu_guard=True`, which the command passes).
 """
 
 from __future__ import annotations
