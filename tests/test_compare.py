@@ -258,9 +258,13 @@ def test_control_regimes_run_with_their_schedules():
         progress=False,
         before_fit=before_fit,
     )
-    assert seen["warmup"].schedule == "warmup" and seen["anti"].schedule == "anti"
-    assert seen["lerac"].schedule == "exponential"
-    assert seen["warmup"].curriculum_steps == seen["lerac"].curriculum_steps == seen["anti"].curriculum_steps
+    assert seen["warmup"].settings.schedule == "warmup" and seen["anti"].settings.schedule == "anti"
+    assert seen["lerac"].settings.schedule == "exponential"
+    assert (
+        seen["warmup"].settings.curriculum_steps
+        == seen["lerac"].settings.curriculum_steps
+        == seen["anti"].settings.curriculum_steps
+    )
     assert set(result.differences) == {
         "warmup - conventional",
         "lerac - conventional",
