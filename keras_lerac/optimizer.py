@@ -41,6 +41,8 @@ _MOVED = {
     "start_ratios": "curriculum.start_ratios",
     "base_learning_rate": "curriculum.base",
 }
+# The key LeRaC adds to its saved variables when saved before it was built (see `load_own_variables`).
+_UNBUILT = "saved_unbuilt"
 # What a saved config holds besides the arguments: given back by `from_config` only.
 _SAVED_ONLY = ("bucket_assignment", "weight_decay_exclusions", "suggested")
 
@@ -433,9 +435,14 @@ class LeRaC(keras.optimizers.Optimizer):
         # Keras saves the inner optimizers as children (attribute `bucket_optimizers`).
         for i, variable in enumerate(_keras.own_variables(self)):
             store[str(i)] = variable.numpy()
+        if not self.built:  # compiled, never trained: the file holds no bucket state
+            store[_UNBUILT] = np.asarray(1)
 
     def load_own_variables(self, store):
-        if not self.built:
+        keys = list(store.keys())
+        unbuilt = _UNBUILT in keys
+        count = len(keys) - unbuilt
+        if not self.built and not unbuilt:
             model = self._source.model
             if model is None:
                 warnings.warn(
@@ -450,9 +457,16 @@ class LeRaC(keras.optimizers.Optimizer):
             # Built here, Keras then restores every bucket optimizer (its children).
             self.build(model.trainable_variables)
         own = _keras.own_variables(self)
-        if len(store.keys()) != len(own):
+        if unbuilt:
+            # Saved before it was built: only the variables made at construction (step count,
+            # rate scale) have state in the file, and every bucket keeps the fresh state the
+            # saved optimizer would have had: nothing is skipped, so nothing is said.
+            own = own[:count]
+            for inner in self._optimizers:
+                _keep_fresh_state_on_next_load(inner)
+        if count != len(own):
             raise ValueError(
-                f"The saved LeRaC optimizer has {len(store.keys())} own variables, this one "
+                f"The saved LeRaC optimizer has {count} own variables, this one "
                 f"{len(own)}: its wrapper options (EMA, gradient accumulation) differ."
             )
         for i, variable in enumerate(own):
@@ -508,7 +522,23 @@ class LeRaC(keras.optimizers.Optimizer):
         # their values are now; any other name fails as usual.
         if name in _MOVED:
             raise AttributeError(f"`LeRaC.{name}` is gone since 1.0: read `opt.{_MOVED[name]}` instead.")
+        found = getattr(type(self), name, None)
+        if isinstance(found, property):  # the property raised AttributeError: raise its message
+            found.fget(self)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _keep_fresh_state_on_next_load(optimizer: keras.optimizers.Optimizer) -> None:
+    """Makes Keras' next `optimizer.load_own_variables` keep the optimizer's fresh state if the
+    file holds none for it (a bucket of a LeRaC saved before it was built), instead of warning
+    that it skips the variables; a store that holds state is loaded as usual."""
+
+    def load_own_variables(store):
+        del optimizer.load_own_variables  # once: the class's method again from now on
+        if list(store.keys()):
+            optimizer.load_own_variables(store)
+
+    optimizer.load_own_variables = load_own_variables
 
 
 LeRaCOptimizer = LeRaC
