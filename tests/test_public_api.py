@@ -8,6 +8,7 @@ build needed) and a file compiled with LeRaC but never trained loading without w
 """
 
 import contextlib
+import importlib
 import inspect
 import io
 import logging
@@ -97,6 +98,19 @@ def test_all_is_the_list():
 
 def test_version_is_1_0():
     assert keras_lerac.__version__ == "1.0.0rc1"
+
+
+LIBRARY_MODULES = ["buckets", "callbacks", "cbs", "curriculum", "depth", "optimizer", "plotting"]
+LIBRARY_MODULES += ["routing", "saving", "schedules", "settings", "summary", "wrapped", "fused"]
+
+
+@pytest.mark.parametrize("name", LIBRARY_MODULES)
+def test_no_module_shows_a_mutable_global(name):
+    """A public list, dict or set at module level is state any import can change."""
+    module = importlib.import_module(f"keras_lerac.{name}")
+    public = getattr(module, "__all__", None) or [n for n in dir(module) if not n.startswith("_")]
+    mutable = [n for n in public if isinstance(getattr(module, n, None), (list, dict, set))]
+    assert mutable == [], f"keras_lerac.{name}: make these private or immutable: {mutable}"
 
 
 def test_lerac_signature_is_the_list():
