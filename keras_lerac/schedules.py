@@ -13,15 +13,18 @@ wraps every schedule the same way: the multiplier is capped at 1 and is exactly 
 `t >= K` on, so no schedule can leave a bucket above the base rate or short of it.
 
 A schedule may also lay the start ratios out across the buckets (`layout`: LeRaC's
-ratios, bucket 0 nearest the input first, in; each bucket's ratio out). That is how the
-comparison's controls come through the same door as LeRaC's schedules:
+ratios, bucket 0 nearest the input first, in; each bucket's ratio out; a layout that takes
+a `lowest` argument also gets the curriculum's lowest start ratio, `min_learning_rate`
+over the reference rate, which LeRaC's ratios lack on one bucket: there its only ratio
+is 1). That is how the comparison's controls come through the same door as LeRaC's
+schedules:
 
 | name | rise | start ratios |
 |---|---|---|
 | `"exponential"` | `r ** (1 - t / K)` (the paper's equation) | LeRaC's: 1 at the input, lowest last |
 | `"linear"` | `r + (1 - r) * t / K` (the paper's ablation) | LeRaC's |
 | `"stepwise"` | `min(1, r * factor ** floor(t / update_every))` (the official code) | LeRaC's |
-| `"warmup"` | exponential | every bucket at the lowest ratio: an ordinary warm-up |
+| `"warmup"` | exponential | every bucket at the lowest ratio, on any bucket count: an ordinary warm-up |
 | `"anti"` | exponential | LeRaC's in reverse: lowest at the input (anti-curriculum) |
 
 A schedule of your own is one function and one call:
@@ -35,8 +38,32 @@ def cosine_rise(step, start_ratio, curriculum_steps, *, xp):
     return start_ratio + (1.0 - start_ratio) * 0.5 * (1.0 - xp.cos(3.141592653589793 * progress))
 ```
 
-after which `LeRaC(..., schedule="cosine_rise")` uses it, the plan, the logger and the
-plots name it, and a saved model stores the name (register it again before loading).
+after which `LeRaC(..., schedule="cosine_rise")` uses it and the plan, the logger and the
+plots name it. On one bucket LeRaC's schedules (and `"anti"`) equal conventional training,
+and the plan says so; `"warmup"` still warms up.
+
+**Checked when registered.** `register_schedule` runs the function once on 3 distinct
+start ratios (1, 1e-2, 1e-4) for the steps 0 to 3 of K = 4: with NumPy (one ratio and
+the vector, as the plan computes the rates on the host) and with `keras.ops` as the
+optimizer's step runs it: traced by `tf.function` on TensorFlow and `jax.jit` on JAX,
+eager on torch with tensors that need grad (they refuse NumPy, as a GPU tensor does, and
+warn when made a Python float: an error here). Each run must give one finite multiplier
+per start ratio. So a schedule written with `np.cos` or `math.cos` (it plans fine on the
+host, then fails inside the traced step) is refused on every backend, and one returning
+a scalar (one rate for every bucket) or a non-finite value too, each with one line naming
+the schedule and what is wrong. On torch alone `math.cos` of the step would run (a 0-d
+tensor becomes a float, a host sync per step); it is refused there too, so that a
+schedule that passes the check runs on every backend. A schedule whose parameters have
+no default is checked when `LeRaC` is given them (`schedule_params`). The package's own
+schedules are tested instead (no check at import).
+
+**Saved by name and module.** A saved model stores the schedule's name and, for a
+schedule not built in, the module of its function (`schedule_module` in LeRaC's config).
+Loading a model whose schedule is not registered in the process fails with one line:
+`The schedule 'cosine_rise' is not registered: import my_schedules (which registers it)
+before loading.` The `keras-lerac` command takes such modules with `--import MODULE` or
+`--schedule MODULE:NAME`, and `keras-lerac plan --model saved.keras` imports the module
+the file records (docs/cli.md, "Custom schedules").
 """
 
 from __future__ import annotations
@@ -73,7 +100,8 @@ class Schedule:
             during the curriculum (`0 <= t < K`), elementwise in `start_ratio`.
         layout: `layout(ratios) -> ratios`: each bucket's start ratio from LeRaC's
             (bucket 0 nearest the input first), computed once on the host; `None` keeps
-            LeRaC's.
+            LeRaC's. A layout with a `lowest` parameter also gets the curriculum's lowest
+            start ratio (`Schedule.start`).
         defaults: `defaults(params, ratios, curriculum_steps) -> params`: fills in the
             parameters whose default depends on the curriculum (stepwise's
             `update_every`); `None` if there are none.
@@ -301,7 +329,8 @@ def register_schedule(
             elementwise in `start_ratio`. Omit it to use `register_schedule` as a
             decorator.
         layout: Optional `layout(ratios) -> ratios`: each bucket's start ratio from
-            LeRaC's ratios (bucket 0 nearest the input first).
+            LeRaC's ratios (bucket 0 nearest the input first); `layout(ratios, lowest)`
+            also gets the curriculum's lowest start ratio (on one bucket too).
         defaults: Optional `defaults(params, ratios, curriculum_steps) -> params`
             filling in curriculum-dependent defaults.
         note: Optional line the plan prints about the schedule.
@@ -309,6 +338,11 @@ def register_schedule(
 
     Returns:
         `fn` (so the decorator leaves the function as it was), or the decorator.
+
+    Raises:
+        ValueError: The schedule fails its check (`Schedule.check`: run once with NumPy
+            and with the backend's ops as the optimizer's step runs them, one finite
+            multiplier per start ratio), or `name` is taken.
 
     Example:
 
@@ -465,4 +499,17 @@ register_schedule(
     exponential,
     layout=reversed_depth,
     note="a control, not LeRaC: start rates in reverse, lowest at the input",
+)
+
+
+def zero_everywhere(ratios: list[float]) -> list[float]:
+    """The practitioner's warm-up layout: every bucket starts at 0."""
+    return [0.0] * len(ratios)
+
+
+register_schedule(
+    "linear_warmup",
+    linear,
+    layout=zero_everywhere,
+    note="a control, not LeRaC: every bucket rises linearly from 0, a practitioner's warm-up",
 )

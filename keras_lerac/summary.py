@@ -149,7 +149,9 @@ def _schedule_note(opt: LeRaC) -> str:
             why = "one bucket, at the base rate from step 0"
         else:
             why = "every bucket starts at the base rate"
-        same = f"equals conventional training on this model: {why}"
+        same = f"equals conventional training here: {why}"
+        if any(d != 1.0 for d in curriculum.bucket_factors):
+            same = f"no curriculum here: {why} (the layer decay still applies)"
         return f"({curriculum.schedule}: {same}{f'; elsewhere {note}' if note else ''})"
     return f"({curriculum.schedule}: {note})" if note else ""
 

@@ -270,3 +270,21 @@ def test_cli_bad_shard_one_line(tmp_path, capsys):
 def test_cli_report_of_a_directory_without_runs(tmp_path, capsys):
     assert cli.main(["report", str(tmp_path)]) == 2
     assert "holds no run records" in capsys.readouterr().err
+
+
+def test_cli_ctrl_c_keeps_the_finished_runs_and_prints_the_resume_command(tmp_path, capsys, monkeypatch):
+    real, calls = paired._fit_and_score, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(paired, "_fit_and_score", interrupted)
+    argv = ["compare", "--model", "digits_mlp", "--limit", "64", "--epochs", "1", "--seeds", "1"]
+    argv += ["--regimes", "conventional", "lerac", "--quiet", "--output", str(tmp_path)]
+    assert cli.main(argv) == 130
+    err = capsys.readouterr().err
+    assert "1 finished run(s) are recorded" in err and f"`keras-lerac {' '.join(argv)}`" in err
+    assert os.listdir(tmp_path / "runs") == ["conventional-seed0.json"]

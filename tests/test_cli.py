@@ -514,3 +514,20 @@ def test_plan_opens_a_model_saved_with_a_schedule_of_the_users(tmp_path, monkeyp
     monkeypatch.syspath_prepend(str(other))
     assert cli.main(["plan", "--model", str(path), "--import", "lerac_cli_moved"]) == 0
     assert f"schedule={name}  K=33" in capsys.readouterr().out
+
+
+def test_a_flag_reaches_compare_regimes_through_one_settings_object():
+    # argparse dest == Settings field == compare_regimes keyword: one name from the flag to the run.
+    import dataclasses
+    import inspect
+
+    from keras_lerac.experiments import paired, runner
+
+    args = cli.build_parser().parse_args(["compare", "--epochs", "3", "--seeds", "2", "--cbs-every", "4"])
+    settings = runner.Settings.from_args(args)
+    assert (settings.epochs, settings.seeds, settings.cbs_every) == (3, (0, 1), 4)
+    fields = {f.name for f in dataclasses.fields(runner.Settings)}
+    command_only = {"command", "func", "backend", "output", "shard", "quiet", "imports"}
+    assert {dest for dest in vars(args)} - command_only <= fields, "a compare flag with no Settings field"
+    parameters = inspect.signature(paired.compare_regimes).parameters
+    assert set(runner.PASSED_THROUGH) <= fields and set(runner.PASSED_THROUGH) <= set(parameters)

@@ -291,6 +291,33 @@ def test_warmup_is_a_warm_up_on_a_one_bucket_model():
     assert losses[("warmup", 0)][1:] != losses[("conventional", 0)][1:]  # then a smaller step
 
 
+def test_the_practitioners_warm_up_runs_as_a_regime():
+    # linear_warmup is LeRaC(..., schedule="linear_warmup"): every bucket from 0, lerac's K.
+    seen = {}
+
+    def before_fit(regime, seed, model, optimizer):
+        seen[regime] = optimizer
+
+    result = paired.compare_regimes(
+        _mlp(),
+        _data(),
+        _data(16, seed=1),
+        optimizer=keras.optimizers.SGD(0.1),
+        regimes=["conventional", "linear_warmup", "lerac"],
+        epochs=1,
+        seeds=2,
+        batch_size=16,
+        progress=False,
+        before_fit=before_fit,
+    )
+    warm = seen["linear_warmup"]
+    assert warm.settings.schedule == "linear_warmup"
+    assert warm.settings.curriculum_steps == seen["lerac"].settings.curriculum_steps
+    assert list(warm.curriculum.start_ratios) == [0.0] * len(seen["lerac"].curriculum.start_ratios)
+    assert "linear_warmup - conventional" in result.differences
+    assert "lerac - linear_warmup" in result.differences  # a warm-up control: lerac is compared with it
+
+
 # --------------------------------------------------------------------------- inputs
 @pytest.mark.parametrize(
     "case, message",
@@ -369,7 +396,7 @@ def test_cbs_runs_on_a_conv_model():
     )
     assert result.regimes["cbs"]["init_hash"] == result.regimes["conventional"]["init_hash"]
     assert "sigma" in result.regimes["cbs"]["curves"][0]
-    assert paired.cbs_problem(_mlp()) is not None and paired.cbs_problem(_cnn) is None
+    assert "cbs" in paired.problems(["conventional", "cbs"], _mlp()) and paired.problems(["cbs"], _cnn) == {}
 
 
 # --------------------------------------------------------------------------- outputs

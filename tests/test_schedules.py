@@ -68,7 +68,7 @@ def test_a_users_schedule_trains_and_applies_its_plan(tmp_path):
     assert loaded.optimizer.learning_rates_at(2) == pytest.approx(opt.learning_rates_at(2))
 
 
-@pytest.mark.parametrize("name", ["warmup", "anti"])
+@pytest.mark.parametrize("name", ["warmup", "anti", "linear_warmup"])
 def test_controls_show_their_name_and_round_trip(name):
     opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=10, schedule=name)
     config = opt.get_config()
@@ -92,6 +92,48 @@ def test_warmup_and_anti_are_lerac_reordered():
     lerac, warmup, anti = (np.asarray(plans[n]) for n in ("exponential", "warmup", "anti"))
     np.testing.assert_allclose(anti, lerac[:, ::-1], rtol=1e-12)  # same rates, reversed depth
     np.testing.assert_allclose(warmup, np.repeat(lerac[:, -1:], 4, axis=1), rtol=1e-12)  # all as the last
+
+
+def test_linear_warmup_starts_every_bucket_at_zero_and_rises_linearly(tmp_path):
+    # The practitioner's warm-up: start ratio 0 in every bucket (LeRaC's lowest ratio is
+    # ignored), through the checks, the plan, the applied step and a saved model.
+    variables = [keras.Variable(np.zeros(2, "float32")) for _ in range(3)]
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1),
+        min_learning_rate=1e-4,
+        curriculum_steps=8,
+        schedule="linear_warmup",
+        buckets=[[v] for v in variables],
+    )
+    opt.build(variables)
+    assert list(opt.curriculum.start_ratios) == [0.0, 0.0, 0.0]
+    for t in (0, 1, 4, 7, 8, 9):
+        assert opt.learning_rates_at(t) == pytest.approx([0.1 * min(t / 8, 1.0)] * 3, abs=1e-12)
+    rows = keras_lerac.plan_rows(None, opt)
+    assert [r["start_rate"] for r in rows] == [0.0] * 3 and [r["reach_step"] for r in rows] == [8] * 3
+    # The step applies the plan: plain SGD with unit gradients moves each variable by its
+    # rate, nothing at all at t = 0.
+    for t in range(10):
+        before = [keras.ops.convert_to_numpy(v)[0] for v in variables]
+        opt.apply([keras.ops.ones((2,)) for _ in variables], variables)
+        moved = [b - keras.ops.convert_to_numpy(v)[0] for b, v in zip(before, variables)]
+        np.testing.assert_allclose(moved, opt.learning_rates_at(t), rtol=2e-4, atol=1e-9)
+        if t == 0:
+            assert moved == [0.0, 0.0, 0.0]
+    # A trained model saves the schedule by name and loads back with the same plan.
+    model = mlp(depth=3)
+    trained = LeRaC(
+        keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=6, schedule="linear_warmup"
+    )
+    model.compile(optimizer=trained, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = classification_data()
+    assert np.isfinite(model.fit(x, y, batch_size=16, epochs=1, verbose=0).history["loss"]).all()
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = keras_lerac.load_model(path).optimizer
+    assert loaded.settings.schedule == "linear_warmup"
+    assert list(loaded.curriculum.start_ratios) == [0.0] * len(trained.curriculum.start_ratios)
+    assert loaded.learning_rates_at(3) == pytest.approx(trained.learning_rates_at(3))
 
 
 def test_bad_schedules_and_parameters_say_what_is_wrong():
@@ -211,7 +253,7 @@ def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
         opt, _ = _lerac_on(model, name)
         texts[name] = keras_lerac.plan(model, opt, print_fn=lambda text: None)
     for name in ("exponential", "anti"):
-        assert f"({name}: equals conventional training on this model: one bucket" in texts[name]
+        assert f"({name}: equals conventional training here: one bucket" in texts[name]
     assert "an ordinary warm-up" in texts["warmup"] and "equals conventional" not in texts["warmup"]
     # On a deeper model, LeRaC has no note and the controls say they are controls.
     deep = mlp(depth=3)
@@ -220,6 +262,9 @@ def test_the_plan_says_what_each_schedule_does_on_the_model_at_hand():
     assert "equals conventional" not in text and "a control, not LeRaC" in text
     opt, _ = _lerac_on(deep, "exponential")
     assert "equals conventional" not in keras_lerac.plan(deep, opt, print_fn=lambda text: None)
+    off = LeRaC(keras.optimizers.SGD(0.1), curriculum_steps=0, schedule="anti", model=deep)
+    text = keras_lerac.plan(deep, off, print_fn=lambda text: None)
+    assert "(anti: equals conventional training here: K = 0; elsewhere a control, not LeRaC" in text
 
 
 # ----------------------------------------------------------------------- registration check

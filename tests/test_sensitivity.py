@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 from conftest import rotating
 
@@ -347,3 +348,152 @@ def test_controls_design_shape():
     assert len({study.key_of(s, study.RUN_FIELDS) for s in specs}) == len(specs)
     with pytest.raises(ValueError, match="lr_schedule"):
         study.config(lr_schedule="warmup")
+
+
+# ----------------------------------------------------------------------------- instability
+@rotating(2)  # slow: one backend a day in CI (the harness's code is backend-agnostic)
+def test_instability_smoke_pairs_five_regimes_then_reports_again(tmp_path):
+    out = tmp_path / "instability"
+    _smoke(out, "smoke-instability")
+    design = study.smoke_instability_design()
+    runs = [json.loads(line) for line in _lines(out / "runs.jsonl")]
+    tuning = {study.key_of(r, study.TUNE_FIELDS): r for r in map(json.loads, _lines(out / "tuning.jsonl"))}
+    rates = study.choose_base_rates(design, tuning)
+    assert len(runs) == len(study.study_specs(design, rates))
+    # tuning ran once, on the clean configuration at the tuned rate itself
+    assert {(r["label_noise"], r["lr_scale"]) for r in tuning.values()} == {(0.0, 1)}
+    by_seed = {}
+    for record in runs:
+        by_seed.setdefault((study.config_key(record), record["seed"]), []).append(record)
+    for group in by_seed.values():
+        assert len({r["init_hash"] for r in group}) == 1 and len({r["base_lr"] for r in group}) == 1
+        cells = len({r["k_fraction"] for r in group if r["k_fraction"] is not None})
+        assert sorted(r["regime"] for r in group) == sorted(
+            ["conventional", *study.INSTABILITY_REGIMES * cells]
+        )
+        for r in group:
+            if r["regime"] == "linear_warmup":
+                assert r["lerac_schedule"] == "linear_warmup" and set(r["start_ratios"]) == {0.0}
+    noisy, given = (b["config"] for b in design["blocks"])
+    chosen = rates[study.config_key(noisy)]
+    assert chosen["base_lr"] == 2 * chosen["tuned_lr"] and rates[study.config_key(given)]["base_lr"] == 0.05
+    summary = json.loads((out / "summary.json").read_text())
+    result = summary["instability"]
+    assert len(result["cells"]) == 3 and result["contrasts_tested"] == 3 * len(study.INSTABILITY_CONTRASTS)
+    for cell in result["cells"]:
+        assert all(d["n"] == 2 for d in cell["regimes"].values()) and len(cell["regimes"]) == 5
+        assert all("p_holm" in d and "mcnemar" in d for d in cell["contrasts"].values())
+    assert (out / "distributions.png").read_bytes()[:4] == b"\x89PNG"
+    assert "lerac - linear_warmup" in (out / "summary.md").read_text()
+    (out / "summary.md").unlink()
+    assert (
+        study.main(["--design", "smoke-instability", "--report-only", "--output", str(out), "--quiet"]) == 0
+    )
+    assert (out / "summary.md").exists()
+    assert "== 0 new runs" in _smoke(out, "smoke-instability")  # resumable as the others
+
+
+def test_instability_design_covers_every_source_and_interleaves_seeds():
+    design = study.instability_design()
+    assert len(design["seeds"]) >= 24 and design["kind"] == "instability"
+    configs = [b["config"] for b in design["blocks"]]
+    noise = {(c["data"], c["label_noise"]) for c in configs if c["model"] == "mlp" and c["depth"] == 6}
+    assert {("digits", 0.0), ("digits", 0.2), ("digits", 0.4), ("spirals", 0.2), ("spirals", 0.4)} <= noise
+    assert {c["lr_scale"] for c in configs if c["data"] == "digits" and c["model"] == "mlp"} == {1, 2, 4}
+    plain = {(c["model"], c["depth"]) for c in configs if not c["norm"] and not c["residual"]}
+    assert {("mlp", 6), ("mlp", 12), ("mlp", 20), ("wcnn", 8), ("wcnn", 4)} <= plain
+    assert any(c["model"] == "transformer" and c["optimizer"] == "adam" for c in configs)
+    # the probe, as one configuration at K = 2 of 20 epochs
+    (probe,) = [b for b in design["blocks"] if b["config"] == study.PROBE]
+    assert (probe["config"]["fixed_lr"], probe["config"]["label_noise"], probe["config"]["epochs"]) == (
+        0.05,
+        0.4,
+        20,
+    )
+    assert [tuple(c) for c in probe["cells"]] == [("exponential", 0.1, 1e-4)]
+    ks = {tuple(c[1] for c in b["cells"]) for b in design["blocks"]}
+    assert ks == {(0.1,), (0.025, 0.1, 0.2)}
+    for block in design["blocks"]:
+        assert block["regimes"] == list(study.INSTABILITY_REGIMES)
+    rates = {study.config_key(c): {"base_lr": 0.01} for c in study.distinct_configs(design)}
+    specs = study.study_specs(design, rates)
+    assert len({study.key_of(s, study.RUN_FIELDS) for s in specs}) == len(specs)
+    # seed by seed: the first seed's runs cover every cell before the second seed starts
+    first = [s for s in specs[: len(specs) // len(design["seeds"])]]
+    assert {s["seed"] for s in first} == {0}
+    assert {(study.config_key(s), s["k_fraction"]) for s in first} == {
+        (study.config_key(s), s["k_fraction"]) for s in specs
+    }
+
+
+def test_the_new_config_fields_leave_the_committed_controls_study_complete():
+    # Records written before label_noise, lr_scale and fixed_lr existed still match
+    # their runs: nothing of the committed study would be run again on resume.
+    out = Path(ROOT) / "benchmarks/results/controls"
+    design = study.controls_design()
+    tuning = study.RunStore(str(out / "tuning.jsonl"), study.TUNE_FIELDS)
+    runs = study.RunStore(str(out / "runs.jsonl"), study.RUN_FIELDS)
+    assert not [s for s in study.tuning_specs(design) if s not in tuning]
+    specs = study.study_specs(design, study.choose_base_rates(design, tuning.records))
+    assert specs and not [s for s in specs if s not in runs]
+
+
+def test_noisy_labels_are_fixed_per_level_not_per_seed():
+    from benchmarks.sensitivity.tasks import noisy_labels
+
+    y = np.arange(1000) % 10
+    a, b = noisy_labels(y, 0.4, 10, "digits"), noisy_labels(y, 0.4, 10, "digits")
+    assert np.array_equal(a, b) and not np.array_equal(a, noisy_labels(y, 0.2, 10, "digits"))
+    assert 0.3 < np.mean(a != y) < 0.4  # 40 % replaced, a tenth of them by their own class
+    assert noisy_labels(y, 0.0, 10, "digits") is y
+
+
+def test_instability_statistics_against_known_values():
+    from scipy import stats as scipy_stats
+
+    from benchmarks.sensitivity import instability as ins
+
+    lo, hi = ins.wilson(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(1.959964**2 / (10 + 1.959964**2))  # 0.2775
+    assert ins.wilson(5, 10) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+    assert ins.wilson(0, 0) is None
+    assert ins.mcnemar_exact(6, 1) == pytest.approx(0.125)  # 2 * (1 + 7) / 2**7
+    assert ins.mcnemar_exact(0, 5) == pytest.approx(0.0625) and ins.mcnemar_exact(0, 0) == 1.0
+    assert ins.mcnemar_exact(10, 10) == 1.0
+    assert ins.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert ins.holm([0.5, 0.001]) == pytest.approx([0.5, 0.002])
+    a, b = [81.0, 75.5, 90.0, 62.0, 88.0], [80.0, 70.0, 91.0, 50.0, 84.0]
+    d = [x - y for x, y in zip(a, b)]
+    mean, se = np.mean(d), np.std(d, ddof=1) / np.sqrt(len(d))
+    assert ins.t_test_p(mean, se, len(d)) == pytest.approx(scipy_stats.ttest_rel(a, b).pvalue)
+    assert ins.collapse_threshold("digits") == pytest.approx(0.325)
+    assert ins.collapse_threshold("spirals") == pytest.approx(0.625)
+
+
+def test_instability_analysis_counts_collapses_and_discordant_pairs():
+    design = study.smoke_instability_design(seeds=4)
+    block = design["blocks"][1]  # the given-rate config: no tuning needed
+    cfg, (cell,) = block["config"], block["cells"]
+    rates = study.choose_base_rates(design, {})
+    scores = {  # per seed: conventional, lerac, warmup, linear_warmup, anti (wine: threshold 50 %)
+        0: (0.30, 0.80, 0.30, 0.80, 0.80),
+        1: (0.90, 0.90, 0.40, 0.40, 0.90),
+        2: (0.90, 0.30, 0.90, 0.90, 0.30),
+        3: (0.90, 0.90, 0.90, 0.90, 0.90),
+    }
+    runs = {}
+    for seed, values in scores.items():
+        for regime, acc in zip(design["regimes"], values):
+            fields = (None, None, None) if regime == "conventional" else cell
+            record = {**cfg, "base_lr": 0.05, "regime": regime, "seed": seed, "final_acc": acc}
+            record.update(dict(zip(study.CELL_FIELDS, fields)), curriculum_steps=1)
+            runs[study.key_of(record, study.RUN_FIELDS)] = record
+    result = study.analyse_instability(design, runs, rates)
+    (row,) = result["cells"]
+    assert row["regimes"]["warmup"]["collapsed"] == 2 and row["regimes"]["lerac"]["collapsed"] == 1
+    assert row["regimes"]["lerac"]["median"] == pytest.approx(85.0)
+    d = row["contrasts"]["lerac - warmup"]
+    assert d["mean"] == pytest.approx((50 + 50 - 60 + 0) / 4) and (d["wins"], d["losses"]) == (2, 1)
+    assert d["mcnemar"] == {"a_only": 1, "b_only": 2, "p": 1.0}
+    assert result["contrasts_tested"] == 4
+    assert all(0 <= c["p"] <= c["p_holm"] <= 1 for c in row["contrasts"].values())

@@ -4,6 +4,7 @@ Usage (from the repository root)::
 
     python -m benchmarks.sensitivity [--backend jax] [--workers 1] [--output DIR]
     python -m benchmarks.sensitivity --design controls          # LeRaC vs warm-up vs anti
+    python -m benchmarks.sensitivity --design instability       # where training is unstable
     python -m benchmarks.sensitivity --smoke --output /tmp/smoke # tiny, < 1 min
     python -m benchmarks.sensitivity --estimate                  # time each config, size the run
     python -m benchmarks.sensitivity --report-only               # re-aggregate the records
@@ -17,7 +18,9 @@ and how to read the results: `docs/sensitivity.md`.
 
 The parts: `design` (factors, configurations, cells, the run list), `store` (the run
 records, manifest, lock and sessions on disk), `train` (one run), `stats` (pairing and
-the paired differences, through `keras_lerac.experiments.stats`), `report`
+the paired differences, through `keras_lerac.experiments.stats`), `instability` (the
+instability design's distributions, collapses, contrasts and Holm; `tasks`: its noisy
+labels, sequence task and models), `report`
 (`summary.json`, `summary.md`, heat maps) and `run` (the run loop, the estimate, `main`).
 
 The run is resumable: each finished run appends one JSON line to `DIR/runs.jsonl`
@@ -31,7 +34,9 @@ from benchmarks.sensitivity.design import (
     CONTROL_K_FRACTIONS,
     CURRICULUM_REGIMES,
     DESIGNS,
+    INSTABILITY_REGIMES,
     K_FRACTIONS,
+    PROBE,
     REGIMES,
     RUN_FIELDS,
     SCHEDULES,
@@ -44,12 +49,17 @@ from benchmarks.sensitivity.design import (
     controls_design,
     distinct_configs,
     full_design,
+    instability_design,
     key_of,
     smoke_controls_design,
     smoke_design,
+    smoke_instability_design,
     study_specs,
+    tune_config,
     tuning_specs,
 )
+from benchmarks.sensitivity.instability import CONTRASTS as INSTABILITY_CONTRASTS
+from benchmarks.sensitivity.instability import analyse as analyse_instability
 from benchmarks.sensitivity.report import controls_markdown, markdown, write_report
 from benchmarks.sensitivity.run import main
 from benchmarks.sensitivity.stats import CONTRASTS, aggregate, contrasts
@@ -64,6 +74,9 @@ __all__ = [
     "CURRICULUM_REGIMES",
     "DESIGNS",
     "HEARTBEAT",
+    "INSTABILITY_CONTRASTS",
+    "INSTABILITY_REGIMES",
+    "PROBE",
     "K_FRACTIONS",
     "REGIMES",
     "RUN_FIELDS",
@@ -72,6 +85,7 @@ __all__ = [
     "START_RATIOS",
     "TUNE_FIELDS",
     "aggregate",
+    "analyse_instability",
     "base_rate",
     "beat",
     "check_manifest",
@@ -86,12 +100,15 @@ __all__ = [
     "distinct_configs",
     "execute",
     "full_design",
+    "instability_design",
     "key_of",
     "main",
     "markdown",
     "smoke_controls_design",
     "smoke_design",
+    "smoke_instability_design",
     "study_specs",
+    "tune_config",
     "tuning_specs",
     "write_report",
 ]

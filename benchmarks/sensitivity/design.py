@@ -17,6 +17,7 @@ from collections.abc import Iterable
 DESIGN_VERSION = 1
 DEFAULT_OUTPUT = os.path.join("benchmarks", "results", "sensitivity")
 CONTROLS_OUTPUT = os.path.join("benchmarks", "results", "controls")
+INSTABILITY_OUTPUT = os.path.join("benchmarks", "results", "instability")
 # Measured on this 2-core machine, one thread, this study with 8 seeds and no compilation
 # cache (docs/sensitivity.md): JAX (jit) 1.73 h, torch (eager) 4.44 h, TensorFlow (graph) 6.05 h.
 DEFAULT_BACKEND = "jax"
@@ -31,6 +32,9 @@ SCHEDULES = ("exponential", "linear", "stepwise")
 # exponential shape), `anti` gives LeRaC's start rates in reverse bucket order.
 CURRICULUM_REGIMES = ("lerac", "warmup", "anti")
 REGIMES = ("conventional", *CURRICULUM_REGIMES)
+# The instability design adds the practitioner's warm-up: every bucket rises linearly
+# from 0 to the base rate at K (`schedule="linear_warmup"`).
+INSTABILITY_REGIMES = ("lerac", "warmup", "linear_warmup", "anti")
 # Base-rate schedules under every regime: `cosine` decays to 0 over the run; `warmup_cosine`
 # first rises linearly from 0 over WARMUP_FRACTION of the steps (the recipe practitioners
 # run); `constant` keeps the tuned rate.
@@ -48,6 +52,7 @@ VALIDATION_FRACTION = 0.2
 DATA_DEFAULTS = {
     "digits": (32, 15),
     "spirals": (32, 15),
+    "sequences": (32, 10),
     "breast_cancer": (32, 30),
     "wine": (16, 40),
     "iris": (16, 40),
@@ -64,6 +69,11 @@ CONFIG_FIELDS = (
     "lr_schedule",
     "epochs",
     "batch_size",
+    # The instability design's (absent elsewhere, so the other studies' keys are unchanged):
+    # share of training labels replaced, multiple of the tuned base rate, a given base rate.
+    "label_noise",
+    "lr_scale",
+    "fixed_lr",
 )
 CELL_FIELDS = ("schedule", "k_fraction", "start_ratio")
 RUN_FIELDS = (*CONFIG_FIELDS, "base_lr", "regime", *CELL_FIELDS, "seed")
@@ -242,12 +252,124 @@ def _controls(name, configs, seeds, k_fractions, ratio, base_rates, tune_seeds) 
     return design
 
 
+INSTABILITY_SEEDS = 24
+INSTABILITY_K = 0.1  # every configuration; the key ones also run CONTROL_K_FRACTIONS
+# The issue's probe: digits, 40 % noisy labels, 32-32-64-64 CNN with global pooling, SGD 0.05
+# with momentum (constant), batch 32, 20 epochs; K = 2 epochs = 10 %.
+PROBE = {
+    "data": "digits",
+    "model": "wcnn",
+    "depth": 4,
+    "width": 32,
+    "residual": False,
+    "norm": False,
+    "optimizer": "sgd",
+    "lr_schedule": "constant",
+    "epochs": 20,
+    "batch_size": 32,
+    "label_noise": 0.4,
+    "lr_scale": 1,
+    "fixed_lr": 0.05,
+}
+
+
+def instability_design(seeds: int = INSTABILITY_SEEDS) -> dict:
+    """Where LeRaC might beat a warm-up: sources of unstable training x five regimes.
+
+    Regimes per seed, on the same initial weights and batches at the same base rate:
+    conventional, `lerac`, `warmup` (every bucket from LeRaC's lowest start ratio,
+    exponential), `linear_warmup` (every bucket linearly from 0) and `anti`; start ratio
+    1e-4. Configurations (plain networks: no normalisation, no skips):
+
+    - the issue's probe (`PROBE`: digits, 40 % noisy labels, the 32-32-64-64 CNN, SGD 0.05);
+    - label noise 0 / 20 / 40 % on digits (MLP d6, the central configuration) and 20 / 40 %
+      on spirals (MLP d6; clean spirals trains to 96-97 % in the controls study);
+    - the base rate at 1x, 2x, 4x the tuned one (digits MLP d6); the transformer at Adam 0.01
+      and 0.04 (given: in a first tuning every rate from 3e-4 to 1e-2 tied at 100 % validation
+      accuracy, and the tie rule took 3e-4, where nothing is unstable; 0.01 is the top of
+      that stable range, 0.04 four times it);
+    - depth: plain MLPs of 6, 12, 20 layers and a plain CNN of 8 (4 convs of 16 channels,
+      4 of 32; the package's constant-width plain CNN of width 8 ended at chance at 6 and 12
+      layers in the pilot, at every rate tried);
+    - a small transformer (2 KerasHub `TransformerEncoder` layers, dimension 32, post-norm)
+      on a synthetic sequence task, Adam, no warm-up.
+
+    Cut to fit about 75 minutes on one core of the shared 2-core machine (pilot timings
+    in docs/sensitivity.md): K = 10 % of the steps everywhere, and K = 2.5, 10, 20 % only
+    on the two key configurations, digits MLP d6 with 40 % noise and the plain 20-layer
+    MLP (the controls study's open pattern); the probe runs at its own K (10 %). Noisy
+    and rate-scaled variants share their clean configuration's tuned rate; the probe's
+    rate is the issue's (not tuned). 24 seeds per cell.
+    """
+    mlp = config(label_noise=0.0, lr_scale=1, fixed_lr=None)
+    spirals = config(mlp, data="spirals")
+    tf = config(
+        mlp,
+        data="sequences",
+        model="transformer",
+        depth=2,
+        width=32,
+        optimizer="adam",
+        epochs=10,
+        batch_size=32,
+    )
+    configs = [
+        ("probe: digits CNN 32-32-64-64, 40 % noise, SGD 0.05", PROBE, False),
+        ("digits MLP d6 (noise 0 %, rate 1x)", mlp, False),
+        ("digits MLP d6, noise 20 %", config(mlp, label_noise=0.2), False),
+        ("digits MLP d6, noise 40 %", config(mlp, label_noise=0.4), True),
+        ("digits MLP d6, rate 2x", config(mlp, lr_scale=2), False),
+        ("digits MLP d6, rate 4x", config(mlp, lr_scale=4), False),
+        ("digits MLP d12", config(mlp, depth=12), False),
+        ("digits MLP d20", config(mlp, depth=20), True),
+        ("digits CNN d8 16-32 (plain)", config(mlp, model="wcnn", depth=8, width=16), False),
+        ("spirals MLP d6, noise 20 %", config(spirals, label_noise=0.2), False),
+        ("spirals MLP d6, noise 40 %", config(spirals, label_noise=0.4), False),
+        ("transformer, Adam 0.01", config(tf, fixed_lr=0.01), False),
+        ("transformer, Adam 0.04 (4x)", config(tf, fixed_lr=0.04), False),
+    ]
+    return _instability(
+        "instability", configs, seeds, INSTABILITY_K, CONTROL_K_FRACTIONS, BASE_RATES, TUNE_SEEDS
+    )
+
+
+def smoke_instability_design(seeds: int = 2) -> dict:
+    """A tiny instability design (tuning, a given rate, noise, a rate scale, two Ks, five
+    regimes): seconds on one core."""
+    c = config(
+        data="wine", depth=2, width=8, epochs=2, batch_size=32, label_noise=0.0, lr_scale=1, fixed_lr=None
+    )
+    configs = [
+        ("wine d2, noise 40 %, rate 2x", config(c, label_noise=0.4, lr_scale=2), True),
+        ("wine d2, rate 0.05", config(c, fixed_lr=0.05), False),
+    ]
+    return _instability("smoke-instability", configs, seeds, 0.2, (0.1, 0.2), {"sgd": (0.01, 0.1)}, (1000,))
+
+
+def _instability(name, configs, seeds, k, key_ks, base_rates, tune_seeds) -> dict:
+    blocks = [
+        {
+            "kind": "instability",
+            "name": label,
+            "config": cfg,
+            "cells": [("exponential", kk, CENTRE_RATIO) for kk in (key_ks if key else (k,))],
+            "regimes": list(INSTABILITY_REGIMES),
+        }
+        for label, cfg, key in configs
+    ]
+    design = _design(name, [], {}, seeds, key_ks, (CENTRE_RATIO,), base_rates, tune_seeds, (k, CENTRE_RATIO))
+    design.update(kind="instability", blocks=blocks, regimes=["conventional", *INSTABILITY_REGIMES])
+    return design
+
+
 # --design NAME: the design and its default output folder (None: --output is required).
 DESIGNS = {
     "full": (full_design, DEFAULT_OUTPUT),
     "controls": (controls_design, CONTROLS_OUTPUT),
+    "instability": (instability_design, INSTABILITY_OUTPUT),
     "smoke": (smoke_design, None),
     "smoke-controls": (smoke_controls_design, None),
+    "smoke-instability": (smoke_instability_design, None),
 }
 
 
@@ -300,7 +422,22 @@ def config_label(cfg: dict) -> str:
     parts += ["res"] if cfg["residual"] else []
     parts += ["bn"] if cfg["norm"] else []
     parts += [cfg["optimizer"], cfg["lr_schedule"], f"{cfg['epochs']}ep", f"b{cfg['batch_size']}"]
+    parts += [f"noise{100 * cfg['label_noise']:g}%"] if cfg.get("label_noise") else []
+    parts += [f"lr x{cfg['lr_scale']:g}"] if cfg.get("lr_scale") not in (None, 1) else []
+    parts += [f"lr {cfg['fixed_lr']:g}"] if cfg.get("fixed_lr") else []
     return " ".join(parts)
+
+
+def tune_config(cfg: dict) -> dict:
+    """The configuration whose tuning gives `cfg` its base rate: without label noise and
+    at the tuned rate itself (the instability design's noisy and scaled variants share
+    their clean configuration's tuning); `cfg` itself elsewhere."""
+    out = dict(cfg)
+    if "label_noise" in out:
+        out["label_noise"] = 0.0
+    if "lr_scale" in out:
+        out["lr_scale"] = 1
+    return out
 
 
 def distinct_configs(design: dict) -> list[dict]:
@@ -313,11 +450,24 @@ def distinct_configs(design: dict) -> list[dict]:
     return out
 
 
+def tuned_configs(design: dict) -> list[dict]:
+    """The configurations tuning runs on (`tune_config` of each; none for a given rate)."""
+    seen, out = set(), []
+    for cfg in distinct_configs(design):
+        if cfg.get("fixed_lr"):
+            continue
+        tuned = tune_config(cfg)
+        if config_key(tuned) not in seen:
+            seen.add(config_key(tuned))
+            out.append(tuned)
+    return out
+
+
 def tuning_specs(design: dict) -> list[dict]:
     """Conventional runs on the validation split: every base rate x tuning seed x config."""
     specs = []
     for seed in design["tune_seeds"]:
-        for cfg in distinct_configs(design):
+        for cfg in tuned_configs(design):
             for rate in design["base_rates"][cfg["optimizer"]]:
                 specs.append({**cfg, "base_lr": rate, "seed": seed, "split": "validation"})
     return specs
@@ -328,16 +478,22 @@ def choose_base_rates(design: dict, tuning: dict[str, dict]) -> dict[str, dict]:
 
     Returns `{config_key: {"config", "base_lr", "table", "at_edge"}}` (`table`: each rate's
     accuracies and mean); ties go to the smaller rate. A config whose tuning runs are not
-    all recorded is left out.
+    all recorded is left out. In the instability design a config's rate is its
+    `tune_config`'s best rate times its `lr_scale` (`tuned_lr`: the best rate itself), or
+    its `fixed_lr` (then `table` is None: nothing was tuned).
     """
     out = {}
     for cfg in distinct_configs(design):
+        if cfg.get("fixed_lr"):
+            out[config_key(cfg)] = {"config": cfg, "base_lr": cfg["fixed_lr"], "tuned_lr": None}
+            out[config_key(cfg)].update(table=None, at_edge=False)
+            continue
         rates = design["base_rates"][cfg["optimizer"]]
         table, complete = [], True
         for rate in rates:
             accs = []
             for seed in design["tune_seeds"]:
-                rec = tuning.get(key_of({**cfg, "base_lr": rate, "seed": seed}, TUNE_FIELDS))
+                rec = tuning.get(key_of({**tune_config(cfg), "base_lr": rate, "seed": seed}, TUNE_FIELDS))
                 if rec is None:
                     complete = False
                 else:
@@ -348,7 +504,8 @@ def choose_base_rates(design: dict, tuning: dict[str, dict]) -> dict[str, dict]:
         best = max(table, key=lambda row: (row["mean"], -row["base_lr"]))
         out[config_key(cfg)] = {
             "config": cfg,
-            "base_lr": best["base_lr"],
+            "base_lr": best["base_lr"] * cfg.get("lr_scale", 1),
+            "tuned_lr": best["base_lr"],
             "table": table,
             "at_edge": best["base_lr"] in (min(rates), max(rates)),
         }

@@ -7,7 +7,8 @@ import math
 import os
 from collections.abc import Iterator
 
-from benchmarks.sensitivity.design import config_key, config_label
+from benchmarks.sensitivity import instability
+from benchmarks.sensitivity.design import choose_base_rates, config_key, config_label
 from benchmarks.sensitivity.stats import CONTRASTS, aggregate
 from benchmarks.sensitivity.store import RunStore
 
@@ -34,6 +35,8 @@ def _tuned(config: dict) -> tuple[str, str] | None:
     tuning = config["tuning"]
     if tuning is None:
         return None
+    if tuning["table"] is None:
+        return "(given, not tuned)", f"{config['base_lr']:g}"
     grid = ", ".join(f"{row['base_lr']:g}: {100 * row['mean']:.1f}" for row in tuning["table"])
     return grid, f"{config['base_lr']:g}{' ⚠' if tuning['at_edge'] else ''}"
 
@@ -281,10 +284,17 @@ def write_report(output: str, design: dict, runs: RunStore, tuning: RunStore, me
     """Writes `summary.json` and `summary.md` (and a sensitivity design's heat maps)."""
     summary = aggregate(design, runs.records, tuning.records)
     summary = {"meta": meta, "design": design, **summary}
+    kind = design.get("kind")
+    if kind == "instability":
+        summary["instability"] = instability.analyse(
+            design, runs.records, choose_base_rates(design, tuning.records)
+        )
     with open(os.path.join(output, "summary.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=1)
-    controls = design.get("kind") == "controls"
+    write = {"controls": controls_markdown, "instability": instability.markdown}.get(kind, markdown)
     with open(os.path.join(output, "summary.md"), "w", encoding="utf-8") as f:
-        f.write((controls_markdown if controls else markdown)(summary, design, meta))
-    summary["heatmaps"] = [] if controls else heatmaps(summary, design, output)
+        f.write(write(summary, design, meta))
+    summary["heatmaps"] = heatmaps(summary, design, output) if kind == "sensitivity" else []
+    if kind == "instability":
+        summary["plot"] = instability.plot(summary, output)
     return summary

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from benchmarks.report import machine_info
 from benchmarks.sensitivity.design import (
     CONTROLS_OUTPUT,
-    CURRICULUM_REGIMES,
     DEFAULT_BACKEND,
     DEFAULT_OUTPUT,
     DESIGNS,
+    INSTABILITY_OUTPUT,
     RUN_FIELDS,
     SEEDS,
     TUNE_FIELDS,
@@ -206,7 +206,7 @@ def estimate(design: dict, output: str, setup: tuple, log) -> dict:
     for spec in tuning_specs(design) + study_specs(design, rates):
         kind = "tuning" if spec["split"] == "validation" else spec["regime"]
         counts[kind] = counts.get(kind, 0) + 1
-        kind = "lerac" if kind in CURRICULUM_REGIMES else kind  # a control costs what LeRaC costs
+        kind = kind if kind in ("tuning", "conventional") else "lerac"  # a control costs what LeRaC costs
         program = key_of(spec, [f for f in RUN_FIELDS if f != "seed"]) + spec["split"]
         cost = costs[config_key(spec)][kind]
         total += cost["repeat_s" if program in seen else "first_s"]
@@ -235,13 +235,15 @@ def main(argv: list[str] | None = None) -> int:
         choices=sorted(DESIGNS),
         default="full",
         help="full: the sensitivity study; controls: LeRaC against warm-up and anti-curriculum; "
-        "smoke, smoke-controls: tiny versions (tests)",
+        "instability: LeRaC against two warm-ups where training is unstable; "
+        "smoke, smoke-controls, smoke-instability: tiny versions (tests)",
     )
     parser.add_argument("--smoke", action="store_true", help="the same as --design smoke")
     parser.add_argument(
         "--output",
         default=None,
-        help=f"default {DEFAULT_OUTPUT} (full), {CONTROLS_OUTPUT} (controls); required for smoke designs",
+        help=f"default {DEFAULT_OUTPUT} (full), {CONTROLS_OUTPUT} (controls), {INSTABILITY_OUTPUT} "
+        "(instability); required for smoke designs",
     )
     parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (default 1)")
     parser.add_argument(
@@ -250,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         help=f"Keras backend of every run (default {DEFAULT_BACKEND}, the fastest here; not KERAS_BACKEND)",
     )
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads per worker (0: default)")
-    parser.add_argument("--seeds", type=int, default=None, help=f"seeds per cell (default {SEEDS}; smoke 2)")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help=f"seeds per cell (default {SEEDS}; instability 24; smoke 2)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="stop after this many new runs (pilots)")
     parser.add_argument("--report-only", action="store_true", help="re-aggregate the recorded runs")
     parser.add_argument("--estimate", action="store_true", help="time each config, estimate the total")
@@ -260,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--backend must be jax, tensorflow or torch, not {args.backend!r}")
     name = "smoke" if args.smoke else args.design
     make, default_output = DESIGNS[name]
-    design = make(args.seeds or (2 if name.startswith("smoke") else SEEDS))
+    design = make(args.seeds) if args.seeds else make()  # each design's own default seeds
     output = args.output or default_output
     if output is None:
         parser.error(f"--design {name} needs --output DIR (a smoke design writes no committed results)")

@@ -94,7 +94,7 @@ def aggregate(design: dict, runs: dict[str, dict], tuning: dict[str, dict]) -> d
         first = recs[0]
         cells.append(
             {
-                **{f: first[f] for f in CONFIG_FIELDS},
+                **{f: first.get(f) for f in CONFIG_FIELDS},
                 "base_lr": lr,
                 "regime": regime,
                 "schedule": schedule,

@@ -9,7 +9,6 @@ import sys
 import time
 
 from benchmarks.sensitivity.design import (
-    CURRICULUM_REGIMES,
     RUN_FIELDS,
     TUNE_FIELDS,
     VALIDATION_FRACTION,
@@ -67,7 +66,12 @@ def dataset(name: str, flat: bool, split: str):
     if key not in _DATA_CACHE:
         from keras_lerac.experiments import data
 
-        (x_train, y_train), test = data.load_dataset(name, flat=flat)
+        if name == "sequences":
+            from benchmarks.sensitivity.tasks import make_sequences
+
+            (x_train, y_train), test = make_sequences()
+        else:
+            (x_train, y_train), test = data.load_dataset(name, flat=flat)
         classes = int(max(y_train.max(), test[1].max())) + 1
         if split == "validation":
             train, held_out = data.validation_split(x_train, y_train, VALIDATION_FRACTION, seed=0)
@@ -78,8 +82,12 @@ def dataset(name: str, flat: bool, split: str):
 
 
 def build_model(spec: dict, input_shape: tuple, num_classes: int):
+    from benchmarks.sensitivity import tasks
     from keras_lerac.experiments import models
 
+    if spec["model"] in ("wcnn", "transformer"):
+        builder = {"wcnn": tasks.widening_cnn, "transformer": tasks.transformer}[spec["model"]]
+        return builder(input_shape, num_classes, depth=spec["depth"], width=spec["width"])
     builder = {"mlp": models.mlp, "cnn": models.cnn}[spec["model"]]
     return builder(
         input_shape,
@@ -151,6 +159,10 @@ def execute(spec: dict, output: str) -> dict:
     start = time.perf_counter()
     flat = spec["model"] == "mlp"
     (x, y), (x_eval, y_eval), classes = dataset(spec["data"], flat, spec["split"])
+    if spec.get("label_noise"):  # the same noisy labels for every seed and regime
+        from benchmarks.sensitivity.tasks import noisy_labels
+
+        y = noisy_labels(y, spec["label_noise"], classes, spec["data"])
     keras.utils.clear_session()
     keras.utils.set_random_seed(spec["seed"])
     model = build_model(spec, x.shape[1:], classes)
@@ -165,7 +177,7 @@ def execute(spec: dict, output: str) -> dict:
     else:
         optimizer = keras.optimizers.Adam(base)
     extra = {}
-    if spec.get("regime") in CURRICULUM_REGIMES:
+    if spec.get("regime") not in (None, "conventional"):  # lerac or a control
         k = max(1, round(spec["k_fraction"] * total_steps))
         optimizer = LeRaC(
             optimizer,

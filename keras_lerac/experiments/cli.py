@@ -162,8 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         default=None,
         metavar="REGIME",
-        help="Regimes to run, among conventional, warmup, lerac, anti, cbs "
-        "(default: conventional warmup lerac cbs; cbs needs a conv model).",
+        help=f"Regimes to run, among {', '.join(runner.ALL_REGIMES)} (default: {' '.join(runner.REGIMES)}; "
+        "a default one the model cannot run, such as cbs without a convolution, is skipped with a note).",
     )
     compare.add_argument("--cbs-sigma", type=_float, default=1.0, help="CBS initial sigma (default 1.0).")
     compare.add_argument(
@@ -293,18 +293,12 @@ def _validate(args: argparse.Namespace) -> None:
             )
         if not (args.cbs_sigma >= 0 and 0 < args.cbs_decay <= 1):
             raise CLIError("--cbs-sigma must be >= 0 and --cbs-decay in (0, 1]")
-        args.explicit_regimes = explicit = args.regimes is not None
+        args.explicit_regimes = args.regimes is not None
         regimes = list(dict.fromkeys(args.regimes or runner.REGIMES))
         unknown = [r for r in regimes if r not in runner.ALL_REGIMES]
         if unknown:
             raise CLIError(f"unknown regime {unknown[0]!r}: choose among {', '.join(runner.ALL_REGIMES)}")
         args.skipped = {}
-        if "cbs" in regimes and not runner.is_model_file(args.model) and not models.is_conv_model(args.model):
-            reason = f"CBS smooths convolution outputs and {args.model} has no convolution"
-            if explicit:
-                raise CLIError(f"regime 'cbs' cannot run: {reason}")
-            regimes.remove("cbs")
-            args.skipped["cbs"] = reason
         args.regimes = regimes
         args.shard = _shard(args.shard)
         _check_schedule(args)
@@ -359,32 +353,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from keras_lerac.summary import plan
 
     quiet = args.quiet
-    settings = runner.Settings(
-        model=args.model,
-        data=args.data,
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        min_learning_rate=args.min_learning_rate,
-        schedule=args.schedule,
-        curriculum_epochs=args.curriculum_epochs,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        seeds=tuple(range(args.seeds)),
-        regimes=tuple(args.regimes),
-        cbs_sigma=args.cbs_sigma,
-        cbs_decay=args.cbs_decay,
-        cbs_every=args.cbs_every,
-        limit=args.limit,
-    )
+    settings = runner.Settings.from_args(args)
     try:
         data = runner.load_data(settings)
-        if "cbs" in settings.regimes and runner.is_model_file(settings.model) and not args.explicit_regimes:
-            reason = paired.cbs_problem(settings.model)
-            if reason is not None:  # the default list skips CBS where it cannot run
-                args.skipped["cbs"] = reason
-                settings = dataclasses.replace(
-                    settings, regimes=tuple(r for r in settings.regimes if r != "cbs")
-                )
+        if not args.explicit_regimes:  # the default list skips what cannot run on the model
+            args.skipped = paired.problems(settings.regimes, runner.model_source(settings, data))
+            kept = tuple(r for r in settings.regimes if r not in args.skipped)
+            settings = dataclasses.replace(settings, regimes=kept)
     except paired.InputError as error:
         raise CLIError(_with_hint(error)) from None
     spe = data.steps_per_epoch(settings.batch_size)
@@ -446,7 +421,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         if progress:
             progress.close()
-        print(f"\n{PROG}: interrupted. {_recorded(args.output)}", file=sys.stderr)
+        print(f"\n{PROG}: interrupted. {_recorded(args.output, args.argv)}", file=sys.stderr)
         return 130
     if progress:
         progress.close()
@@ -469,14 +444,17 @@ def _with_hint(error: Exception) -> str:
     return str(error)
 
 
-def _recorded(output: str) -> str:
-    """How many runs `output` holds, and how to go on."""
+def _recorded(output: str, argv: Sequence[str]) -> str:
+    """How many runs `output` holds, and the commands that go on from there."""
+    import shlex
+
     from keras_lerac.experiments.records import RunStore
 
     done = len(RunStore(output).read())
+    again = " ".join(shlex.quote(a) for a in [PROG, *argv])
     return (
-        f"{done} finished run(s) are recorded in {output}; run the same command again to train only the "
-        f"missing ones, or `{PROG} report {output}` to compare what is there."
+        f"{done} finished run(s) are recorded in {output}; `{again}` trains only the missing ones, "
+        f"`{PROG} report {shlex.quote(output)}` compares what is there."
     )
 
 
@@ -571,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
     try:
         _validate(args)
         select_backend(getattr(args, "backend", None))

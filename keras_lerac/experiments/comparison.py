@@ -18,7 +18,7 @@ from keras_lerac.experiments import stats
 from keras_lerac.experiments.inputs import InputError
 from keras_lerac.experiments.pairing import check_batch_orders, check_initial_weights
 from keras_lerac.experiments.records import RunStore, jsonable, write_json
-from keras_lerac.experiments.regimes import CURRICULUM_REGIMES, REFERENCE
+from keras_lerac.experiments.regimes import CURRICULUM_REGIMES, contrasts
 
 # The curriculum runs whose plan the curriculum plot shows, in order of preference.
 _PLOTTED = ("lerac", *[r for r in CURRICULUM_REGIMES if r != "lerac"])
@@ -194,14 +194,6 @@ def _entry(runs: list[dict], seeds: list[int]) -> dict:
         "order_hash": [run["order_hash"] for run in runs],
         "curves": [run["curves"] for run in runs],
     }
-
-
-def contrasts(regimes: Sequence[str]) -> list[tuple[str, str]]:
-    """The pairs compared: every regime against conventional, and lerac against each warm-up control."""
-    pairs = [(r, REFERENCE) for r in regimes if r != REFERENCE and REFERENCE in regimes]
-    if "lerac" in regimes:
-        pairs += [("lerac", r) for r in regimes if r in CURRICULUM_REGIMES and "warmup" in r]
-    return pairs
 
 
 def _differences(entries: dict, greater_is_better: bool) -> dict:

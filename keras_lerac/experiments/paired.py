@@ -16,7 +16,7 @@ scores become an `ABComparison` (`keras_lerac.experiments.comparison`).
 This module is the library-grade core behind `keras-lerac compare` (through
 `keras_lerac.experiments.runner`) and the benchmarks. It re-exports the names its
 callers use: `ABComparison`, `InputError`, `PairingError`, `REGIMES`, `REFERENCE`,
-`CURRICULUM_REGIMES`, `load_npz`, `weights_hash`, `cbs_problem`.
+`CURRICULUM_REGIMES`, `load_npz`, `weights_hash`, `problems`.
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ from keras_lerac.experiments.regimes import (
     REFERENCE,
     REGIMES,
     RegimeSettings,
-    cbs_problem,
-    cbs_reason,
     check_regimes,
     curriculum_arguments,
+    problems,
+    regime_problem,
 )
 from keras_lerac.experiments.torch_cpu import avoid_onednn_hang
 
@@ -69,7 +69,7 @@ __all__ = [
     "ABComparison",
     "CURRICULUM_REGIMES",
     "InputError",
-    "cbs_problem",
+    "problems",
     "PairingError",
     "REFERENCE",
     "REGIMES",
@@ -241,10 +241,10 @@ def compare_regimes(
             "the model has no trainable weights: nothing to compare (set layer.trainable = True)"
         )
     data = check_data(probe, train, test, seeds[0], check_labels=loss is None)
-    if "cbs" in regimes:
-        reason = cbs_reason(probe)
+    for regime in regimes:
+        reason = regime_problem(regime, probe)
         if reason is not None:
-            raise InputError(f"regime 'cbs' cannot run on this model: {reason}")
+            raise InputError(f"regime {regime!r} cannot run on this model: {reason}")
     base = base_optimizer(optimizer)
     known_steps = steps_per_epoch_of(data.first_train, data.train_arrays, batch_size, steps_per_epoch)
     total = _total_steps(regimes, known_steps, epochs, curriculum_steps)

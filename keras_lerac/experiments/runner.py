@@ -20,11 +20,11 @@ import numpy as np
 from keras_lerac.experiments import data as datasets
 from keras_lerac.experiments import models, paired
 from keras_lerac.experiments.inputs import check_finite
+from keras_lerac.experiments.regimes import DEFAULT_REGIMES
 
-# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py: LeRaC against
-# conventional training and against a warm-up of the same length (its control);
-# `paired.REGIMES` adds the anti-curriculum.
-REGIMES = ("conventional", "warmup", "lerac", "cbs")
+# The default regimes of `keras-lerac compare` and benchmarks/accuracy.py, and all of them:
+# both from the regime registry (keras_lerac.experiments.regimes.REGISTRY).
+REGIMES = DEFAULT_REGIMES
 ALL_REGIMES = paired.REGIMES
 OPTIMIZERS = ("sgd", "adam")
 DEFAULT_LEARNING_RATE = {"sgd": 0.05, "adam": 1e-3}
@@ -72,9 +72,48 @@ class Settings:
     cbs_every: int = 5
     limit: int | None = None
 
+    @classmethod
+    def from_args(cls, args: Any) -> Settings:
+        """The settings from the command's parsed arguments: each field from the flag of its name.
+
+        `--seeds N` gives the seeds `0 .. N-1`. A flag the command adds needs only a field
+        here of the same name (and, when `compare_regimes` takes it as it is, its name in
+        `PASSED_THROUGH`).
+        """
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+        if isinstance(values.get("seeds"), int):
+            values["seeds"] = tuple(range(values["seeds"]))
+        if values.get("regimes") is None:  # not checked yet: the default list
+            values.pop("regimes", None)
+        else:
+            values["regimes"] = tuple(values["regimes"])
+        return cls(**values)
+
+    def comparison_arguments(self, data: Data) -> dict:
+        """`compare_regimes`' keyword arguments these settings give (the model and data aside)."""
+        return {
+            **{name: getattr(self, name) for name in PASSED_THROUGH},
+            "optimizer": base_optimizer(self),
+            "curriculum_steps": curriculum_steps(self, data),
+        }
+
     @property
     def base_rate(self) -> float:
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATE[self.optimizer]
+
+
+# Fields of `Settings` that `compare_regimes` takes under the same name, as they are.
+PASSED_THROUGH = (
+    "regimes",
+    "epochs",
+    "seeds",
+    "batch_size",
+    "min_learning_rate",
+    "schedule",
+    "cbs_sigma",
+    "cbs_decay",
+    "cbs_every",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,17 +225,7 @@ def comparison(
         model_source(settings, data),
         data.train,
         data.test,
-        optimizer=base_optimizer(settings),
-        regimes=settings.regimes,
-        epochs=settings.epochs,
-        seeds=settings.seeds,
-        batch_size=settings.batch_size,
-        curriculum_steps=curriculum_steps(settings, data),
-        min_learning_rate=settings.min_learning_rate,
-        schedule=settings.schedule,
-        cbs_sigma=settings.cbs_sigma,
-        cbs_decay=settings.cbs_decay,
-        cbs_every=settings.cbs_every,
+        **settings.comparison_arguments(data),
         progress=progress,
         before_fit=before_fit,
         output=output,
