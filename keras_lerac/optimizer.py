@@ -276,11 +276,17 @@ class LeRaC(keras.optimizers.Optimizer):
             return self._buckets, self._curriculum
         if var_list is None:
             model = self._source.model
-            if model is None or not model.built:
+            if model is None:
                 raise error(
                     f"`{what}` needs the buckets: pass the model to LeRaC (`model=`), or build "
                     "the optimizer first, e.g. `opt.build(model.trainable_variables)` (model.fit "
                     "builds it too)."
+                )
+            if not model.built:
+                raise error(
+                    f"`{what}` needs the buckets, and the model given as `model=` ({model.name!r}) "
+                    "is not built yet: build it first (give it a keras.Input, call it on data, or "
+                    "call model.build(input_shape))."
                 )
             var_list = model.trainable_variables
         key = tuple(id(v) for v in var_list)

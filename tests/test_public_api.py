@@ -184,6 +184,9 @@ def test_without_a_model_the_plan_asks_for_one():
         opt.buckets  # noqa: B018
     with pytest.raises(ValueError, match="build the optimizer first"):
         opt.current_learning_rates()
+    unbuilt = keras.Sequential([keras.layers.Dense(2)])
+    with pytest.raises(ValueError, match="model given as `model=` .* is not built yet"):
+        _lerac(unbuilt).learning_rates_at(0)
 
 
 @contextlib.contextmanager
