@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 BACKENDS := tensorflow jax torch
 PYTEST_ARGS ?=
 
-.PHONY: install lint format test test-tensorflow test-jax test-torch examples demo docs figures compat clean
+.PHONY: install lint format test test-tensorflow test-jax test-torch wheel-test examples demo docs figures compat clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,6 +40,13 @@ test: install
 
 test-%: install
 	KERAS_BACKEND=$* $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The wheel as users install it (tests/test_wheel.py): built from this checkout, installed
+# with only keras-lerac[jax] into a fresh virtual environment (no TensorFlow, no torch), and
+# used there: train, save, reload, plan. Outside `make test`: it needs PyPI once (then
+# ~/.cache/keras-lerac/wheelhouse, LERAC_WHEELHOUSE) and takes about a minute.
+wheel-test: install
+	LERAC_WHEEL_TEST=1 KERAS_BACKEND=jax $(BIN)/python -m pytest -q -s tests/test_wheel.py $(PYTEST_ARGS)
 
 # Every example's --smoke run and the sensitivity study's smoke runs on every backend
 # (CI runs a daily rotation of them: tests/conftest.py); prints each backend's wall time.

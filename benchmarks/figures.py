@@ -62,7 +62,7 @@ def demo_curriculum(results: dict, path: str) -> str:
         model=model,
     )
     optimizer.build(model.trainable_variables)
-    steps = report.curriculum_plot_steps(optimizer.curriculum_steps, settings["total_steps"])
+    steps = report.curriculum_plot_steps(optimizer.settings.curriculum_steps, settings["total_steps"])
     plot_curriculum(optimizer, steps=steps, path=path)
     return path
 

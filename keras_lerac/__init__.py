@@ -18,7 +18,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "1.0.0rc1"
 
 # Public name -> the module that defines it.
 _EXPORTS = {

@@ -184,5 +184,5 @@ class CurriculumLogger(keras.callbacks.Callback):
 
             opt = self._optimizer()
             plot_curriculum(
-                opt, steps=max(self._step, int(opt.curriculum_steps * 1.25), 1), path=self.plot_path
+                opt, steps=max(self._step, int(opt.settings.curriculum_steps * 1.25), 1), path=self.plot_path
             )

@@ -10,8 +10,9 @@ tracking order, with a warning.
 A layer's variables are every variable under it that the model trains, whatever the
 `trainable` flags of the layers in between: with LoRA (`backbone.enable_lora(rank)`) a
 frozen transformer block holds trainable LoRA kernels, and they belong to the block.
-Layers that read only the shape of their input (`SHAPE_ONLY_LAYERS`, e.g. KerasHub's
-`PositionEmbedding`, fed the token embeddings) sit beside that input, not after it.
+Layers that read only the shape of their input (`shape_only_layers()`, e.g. KerasHub's
+`PositionEmbedding`, fed the token embeddings) sit beside that input, not after it;
+`register_shape_only_layer` adds a layer class of your own.
 """
 
 from __future__ import annotations
@@ -25,20 +26,69 @@ from keras_lerac import _keras
 from keras_lerac._checks import check_int
 
 __all__ = [
-    "SHAPE_ONLY_LAYERS",
     "depth_buckets",
     "group_levels",
     "layer_depths",
     "layer_owners",
+    "register_shape_only_layer",
+    "shape_only_layers",
 ]
 
 # Registered names (`keras.saving.get_registered_name`) of layers whose output depends on
-# the shape of their input only. Add a name to have your own layer treated the same.
-SHAPE_ONLY_LAYERS = {"keras_hub>PositionEmbedding"}
+# the shape of their input only: private, read with `shape_only_layers()`, extended with
+# `register_shape_only_layer`.
+_SHAPE_ONLY = {"keras_hub>PositionEmbedding"}
+
+
+def shape_only_layers() -> tuple[str, ...]:
+    """The registered names of the layers that read only the shape of their input.
+
+    Such a layer (KerasHub's `PositionEmbedding`, fed the token embeddings) sits beside its
+    input in depth, not after it: it does not take a depth level of its own.
+
+    Returns:
+        The names (`keras.saving.get_registered_name` of each class), sorted.
+    """
+    return tuple(sorted(_SHAPE_ONLY))
+
+
+def register_shape_only_layer(layer_class: type | str) -> None:
+    """Has depth discovery treat a layer class as reading only the shape of its input.
+
+    Args:
+        layer_class: A `keras.layers.Layer` subclass, or its registered name
+            (`"package>ClassName"`, as `keras.saving.get_registered_name` gives it).
+
+    Example:
+
+    ```python
+    import keras
+    from keras_lerac import depth
+
+    class Positions(keras.layers.Layer):  # reads the shape of its input only
+        def build(self, input_shape):
+            self.table = self.add_weight(shape=input_shape[1:])
+
+        def call(self, x):
+            return keras.ops.broadcast_to(self.table, keras.ops.shape(x))
+
+    depth.register_shape_only_layer(Positions)
+    ```
+    """
+    if isinstance(layer_class, str):
+        name = layer_class
+    elif isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer):
+        name = keras.saving.get_registered_name(layer_class)
+    else:
+        raise TypeError(
+            "`register_shape_only_layer` takes a keras.layers.Layer subclass or its registered "
+            f"name. Received: {layer_class!r}"
+        )
+    _SHAPE_ONLY.add(name)
 
 
 def _shape_only(operation: Any) -> bool:
-    return keras.saving.get_registered_name(type(operation)) in SHAPE_ONLY_LAYERS
+    return keras.saving.get_registered_name(type(operation)) in _SHAPE_ONLY
 
 
 def trained_weights(layer: Any, trainable_ids: set) -> list:

@@ -19,10 +19,32 @@ from keras_lerac.curriculum import (
 )
 from keras_lerac.settings import Settings
 
-
-def _setting(name: str, doc: str) -> property:
-    """A read-only attribute that shows one of `LeRaC.settings`."""
-    return property(lambda self: getattr(self.settings, name), doc=doc)
+# Attributes of LeRaC before 1.0, and where their values are now (a one-line error says so).
+_MOVED = {
+    **{
+        name: f"settings.{name}"
+        for name in (
+            "curriculum_steps",
+            "min_learning_rate",
+            "total_steps",
+            "schedule",
+            "schedule_params",
+            "num_buckets",
+            "reference_learning_rate",
+            "layer_decay",
+            "initial_learning_rates",
+        )
+    },
+    "factor": 'settings.schedule_params.get("factor")',
+    "update_every": 'settings.schedule_params.get("update_every")',
+    "suggested_settings": "settings.suggested",
+    "start_ratios": "curriculum.start_ratios",
+    "base_learning_rate": "curriculum.base",
+}
+# The key LeRaC adds to its saved variables when saved before it was built (see `load_own_variables`).
+_UNBUILT = "saved_unbuilt"
+# What a saved config holds besides the arguments: given back by `from_config` only.
+_SAVED_ONLY = ("bucket_assignment", "weight_decay_exclusions", "suggested")
 
 
 @keras.saving.register_keras_serializable(package="keras_lerac")
@@ -94,11 +116,6 @@ class LeRaC(keras.optimizers.Optimizer):
         update_every: Stepwise update interval in iterations. Default: the interval
             that brings the lowest bucket to the base rate right at `curriculum_steps`.
             Only for `schedule="stepwise"`.
-        bucket_assignment: The bucket of each variable (by position in the list
-            passed to `build`). This and the next two are written to the config once
-            built, so that `load_model` rebuilds the same optimizer with no model at hand.
-        suggested: The settings the defaults rule chose.
-        weight_decay_exclusions: What `exclude_from_weight_decay` excluded.
         name: The optimizer's name.
         **kwargs: Wrapper-level options of any Keras optimizer: `clipnorm`,
             `clipvalue`, `global_clipnorm` (across all buckets), `use_ema`,
@@ -118,10 +135,15 @@ class LeRaC(keras.optimizers.Optimizer):
     opt = LeRaC(keras.optimizers.SGD(0.1, momentum=0.9),
                 min_learning_rate=1e-6, curriculum_steps=500, model=model)
     model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")
-    opt.build(model.trainable_variables)
-    opt.learning_rates_at(0)      # [0.1, 0.000316..., 1e-06]
+    opt.learning_rates_at(0)      # [0.1, 0.000316..., 1e-06]: the buckets come from `model`
     opt.learning_rates_at(500)    # [0.1, 0.1, 0.1]
+    opt.settings.curriculum_steps # 500: every argument, checked and resolved
     ```
+
+    Besides what every Keras optimizer has, a `LeRaC` optimizer shows `settings` (its
+    arguments, checked and resolved), `curriculum` and `learning_rates_at` (the plan),
+    `buckets`, `bucket_layers` and `bucket_optimizers`, `current_learning_rates` and
+    `rate_scale` (the rates applied). `LeRaCOptimizer` is another name of this class.
     """
 
     def __init__(
@@ -141,9 +163,6 @@ class LeRaC(keras.optimizers.Optimizer):
         layer_decay: float | None = None,
         factor: float | None = None,
         update_every: int | None = None,
-        bucket_assignment: Sequence[int] | None = None,
-        weight_decay_exclusions: dict | None = None,
-        suggested: Sequence[str] = (),
         name: str | None = None,
         **kwargs: Any,
     ):
@@ -166,7 +185,7 @@ class LeRaC(keras.optimizers.Optimizer):
         inner_config = optimizer.get_config()
         inner_config.pop("name", None)
         self._inner_config = inner_config
-        self._decay_exclusions = wrapped.DecayExclusions(optimizer, weight_decay_exclusions)
+        self._decay_exclusions = wrapped.DecayExclusions(optimizer)
 
         # Every curriculum argument checked now: a bad value fails at construction.
         self.settings = Settings.resolve(
@@ -183,45 +202,17 @@ class LeRaC(keras.optimizers.Optimizer):
             layer_decay=layer_decay,
             factor=factor,
             update_every=update_every,
-            suggested=suggested,
         )
         # What Keras' rate callbacks change (`opt.learning_rate = x`): a factor on the base
         # rate, saved with the optimizer's state. The curriculum keeps running beneath it.
         self._rate_scale = self.add_variable((), initializer="ones", name="rate_scale")
-        self._source = BucketSource(buckets, model, bucket_assignment, self.num_buckets)
+        self._source = BucketSource(buckets, model, num_buckets=self.settings.num_buckets)
         self._buckets: Buckets | None = None
         self._optimizers: list = []
         self._router: routing.Router | None = None
         self._curriculum: Curriculum | None = None
         self._ratio_cache = None
-
-    # The settings in force, read-only (`opt.settings` holds them all).
-    curriculum_steps = _setting(
-        "curriculum_steps", "K: the iteration where every bucket reaches the base rate."
-    )
-    min_learning_rate = _setting("min_learning_rate", "The start rate of the bucket nearest the output.")
-    total_steps = _setting("total_steps", "The training length the defaults rule was given.")
-    schedule = _setting("schedule", "The name of the curriculum schedule.")
-    schedule_params = _setting("schedule_params", "The schedule's own parameters, as given.")
-    num_buckets = _setting("num_buckets", "The number of buckets asked for (None: one per level).")
-    reference_learning_rate = _setting("reference_learning_rate", "The reference rate, if given.")
-    layer_decay = _setting("layer_decay", "The layer-wise rate decay, if any.")
-
-    @property
-    def initial_learning_rates(self) -> list[float] | None:
-        """The explicit start rates, one per bucket (None when not given)."""
-        rates = self.settings.initial_learning_rates
-        return None if rates is None else list(rates)
-
-    @property
-    def factor(self) -> float | None:
-        """The stepwise growth factor given (None: the schedule's default)."""
-        return self.schedule_params.get("factor")
-
-    @property
-    def update_every(self) -> int | None:
-        """The stepwise update interval given (None: the default that ends the climb at K)."""
-        return self.schedule_params.get("update_every")
+        self._preview: tuple | None = None  # (variable ids, Buckets, Curriculum) before `build`
 
     # ------------------------------------------------------------------ building
     def _make_bucket_optimizer(self, j: int, variables: list) -> keras.optimizers.Optimizer:
@@ -251,9 +242,13 @@ class LeRaC(keras.optimizers.Optimizer):
             return
         _keras.check_installed_keras(self)  # once per process: the Keras internals relied on
         var_list = list(var_list)
-        buckets = self._source.assign(var_list)
-        self._curriculum = self.settings.curriculum(len(buckets), self._base, self._reference)
-        if len(buckets) == 1 and self.curriculum_steps > 0 and self._curriculum.start_ratios[0] == 1.0:
+        buckets, self._curriculum = self._layout("build", var_list=var_list)
+        self._preview = None
+        if (
+            len(buckets) == 1
+            and self.settings.curriculum_steps > 0
+            and self._curriculum.start_ratios[0] == 1.0
+        ):
             warnings.warn(
                 "LeRaC found a single bucket of trainable variables, so there is no curriculum: "
                 "its one bucket runs at the base rate from step 0. Give LeRaC the model being "
@@ -271,14 +266,44 @@ class LeRaC(keras.optimizers.Optimizer):
     def _require_built(self, what: str, error: type = ValueError) -> None:
         if not self.built:
             raise error(
-                f"`{what}` needs the buckets: build the optimizer first, e.g. "
+                f"`{what}` needs the optimizer's state: build the optimizer first, e.g. "
                 "`opt.build(model.trainable_variables)` (model.fit builds it too)."
             )
+
+    def _layout(self, what: str, error: type = ValueError, var_list: list | None = None) -> tuple:
+        """`(Buckets, Curriculum)`: the built ones; before `build`, those that `var_list` (by
+        default the trainable variables of the model given as `model=`) will get."""
+        if self.built:
+            return self._buckets, self._curriculum
+        if var_list is None:
+            model = self._source.model
+            if model is None:
+                raise error(
+                    f"`{what}` needs the buckets: pass the model to LeRaC (`model=`), or build "
+                    "the optimizer first, e.g. `opt.build(model.trainable_variables)` (model.fit "
+                    "builds it too)."
+                )
+            if not model.built:
+                raise error(
+                    f"`{what}` needs the buckets, and the model given as `model=` ({model.name!r}) "
+                    "is not built yet: build it first (give it a keras.Input, call it on data, or "
+                    "call model.build(input_shape))."
+                )
+            var_list = model.trainable_variables
+        key = tuple(id(v) for v in var_list)
+        if self._preview is None or self._preview[0] != key:
+            buckets = self._source.assign(list(var_list))
+            self._preview = (
+                key,
+                buckets,
+                self.settings.curriculum(len(buckets), self._base, self._reference),
+            )
+        return self._preview[1:]
 
     # ------------------------------------------------------------------ inspection
     @property
     def bucket_optimizers(self) -> list:
-        """The inner optimizers, one per bucket, index 0 nearest the input.
+        """The inner optimizers, one per bucket, index 0 nearest the input (once built).
 
         Not named `optimizers`: Keras' rate callbacks treat an optimizer with that
         attribute as several independent ones and set each rate; LeRaC presents one
@@ -289,37 +314,23 @@ class LeRaC(keras.optimizers.Optimizer):
 
     @property
     def buckets(self) -> list[list]:
-        """The variables of each bucket, index 0 nearest the input."""
-        self._require_built("buckets", AttributeError)
-        return [list(bucket) for bucket in self._buckets.variables]
+        """The variables of each bucket, index 0 nearest the input (before `build` too,
+        with `model=`)."""
+        buckets, _ = self._layout("buckets", AttributeError)
+        return [list(bucket) for bucket in buckets.variables]
 
     @property
     def bucket_layers(self) -> list[list[str]]:
-        """The names of each bucket's layers, index 0 nearest the input."""
-        self._require_built("bucket_layers", AttributeError)
-        return [list(names) for names in self._buckets.layers]
+        """The names of each bucket's layers, index 0 nearest the input (before `build` too,
+        with `model=`)."""
+        buckets, _ = self._layout("bucket_layers", AttributeError)
+        return [list(names) for names in buckets.layers]
 
     @property
     def curriculum(self) -> Curriculum:
-        """The `Curriculum`: base rate, start ratios, K, schedule (built optimizers only)."""
-        self._require_built("curriculum")
-        return self._curriculum
-
-    @property
-    def start_ratios(self) -> list[float]:
-        """`eta_j(0) / reference` of each bucket."""
-        return list(self.curriculum.start_ratios)
-
-    @property
-    def base_learning_rate(self) -> float | LearningRateSchedule:
-        """The base rate: the wrapped optimizer's float rate or schedule."""
-        return self._base
-
-    @property
-    def suggested_settings(self) -> tuple[str, ...]:
-        """The settings LeRaC chose with `suggested_curriculum` from `total_steps`:
-        `"curriculum_steps"` and / or `"min_learning_rate"` (empty when all were given)."""
-        return self.settings.suggested
+        """The `Curriculum`: base rate, start ratios, K, schedule (before `build` too, with
+        `model=`)."""
+        return self._layout("curriculum")[1]
 
     @property
     def rate_scale(self) -> float:
@@ -327,7 +338,8 @@ class LeRaC(keras.optimizers.Optimizer):
         return float(ops.convert_to_numpy(self._rate_scale))
 
     def learning_rates_at(self, step: int) -> list[float]:
-        """The planned rate of every bucket at iteration `step`, computed on the host.
+        """The planned rate of every bucket at iteration `step`, computed on the host
+        (before `build` too, with `model=`: the buckets come from the model).
 
         The plan: the base rate's own schedule under the curriculum (and layer decay).
         The rates applied are `rate_scale` times these; the scale is 1 unless a rate
@@ -430,9 +442,14 @@ class LeRaC(keras.optimizers.Optimizer):
         # Keras saves the inner optimizers as children (attribute `bucket_optimizers`).
         for i, variable in enumerate(_keras.own_variables(self)):
             store[str(i)] = variable.numpy()
+        if not self.built:  # compiled, never trained: the file holds no bucket state
+            store[_UNBUILT] = np.asarray(1)
 
     def load_own_variables(self, store):
-        if not self.built:
+        keys = list(store.keys())
+        unbuilt = _UNBUILT in keys
+        count = len(keys) - unbuilt
+        if not self.built and not unbuilt:
             model = self._source.model
             if model is None:
                 warnings.warn(
@@ -447,9 +464,16 @@ class LeRaC(keras.optimizers.Optimizer):
             # Built here, Keras then restores every bucket optimizer (its children).
             self.build(model.trainable_variables)
         own = _keras.own_variables(self)
-        if len(store.keys()) != len(own):
+        if unbuilt:
+            # Saved before it was built: only the variables made at construction (step count,
+            # rate scale) have state in the file, and every bucket keeps the fresh state the
+            # saved optimizer would have had: nothing is skipped, so nothing is said.
+            own = own[:count]
+            for inner in self._optimizers:
+                _keep_fresh_state_on_next_load(inner)
+        if count != len(own):
             raise ValueError(
-                f"The saved LeRaC optimizer has {len(store.keys())} own variables, this one "
+                f"The saved LeRaC optimizer has {count} own variables, this one "
                 f"{len(own)}: its wrapper options (EMA, gradient accumulation) differ."
             )
         for i, variable in enumerate(own):
@@ -467,7 +491,7 @@ class LeRaC(keras.optimizers.Optimizer):
                 "weight_decay_exclusions": self._decay_exclusions.config(),
             }
         )
-        module = schedules.registering_module(self.schedule)
+        module = schedules.registering_module(self.settings.schedule)
         if module is not None:  # a schedule of the user's: loading names the module to import
             config["schedule_module"] = module
         return config
@@ -478,11 +502,55 @@ class LeRaC(keras.optimizers.Optimizer):
         schedules.get_schedule(config.get("schedule", "exponential"), config.pop("schedule_module", None))
         config = BucketSource.upgrade_config(Settings.upgrade_config(config))
         optimizer = wrapped.rebuild(config.pop("optimizer"), custom_objects)
-        return cls(optimizer, **config)
+        saved = {key: config.pop(key, None) for key in _SAVED_ONLY}
+        opt = cls(optimizer, **config)
+        opt._restore_saved(optimizer, **saved)
+        return opt
+
+    def _restore_saved(
+        self,
+        optimizer: keras.optimizers.Optimizer,
+        bucket_assignment: Sequence[int] | None = None,
+        weight_decay_exclusions: dict | None = None,
+        suggested: Sequence[str] | None = None,
+    ) -> None:
+        """Takes back what only a saved config holds (not arguments of `LeRaC`): the bucket
+        of each variable, what `exclude_from_weight_decay` excluded, and which settings the
+        defaults rule chose, so that a loaded optimizer is the saved one with no model at hand."""
+        self.settings = self.settings.remember_suggested(suggested or ())
+        if bucket_assignment is not None:
+            self._source = BucketSource(
+                self._source.specs, None, bucket_assignment, self.settings.num_buckets
+            )
+        self._decay_exclusions = wrapped.DecayExclusions(optimizer, weight_decay_exclusions)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for a missing attribute: the names LeRaC had before 1.0 say where
+        # their values are now; any other name fails as usual.
+        if name in _MOVED:
+            raise AttributeError(f"`LeRaC.{name}` is gone since 1.0: read `opt.{_MOVED[name]}` instead.")
+        found = getattr(type(self), name, None)
+        if isinstance(found, property):  # the property raised AttributeError: raise its message
+            found.fget(self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+
+def _keep_fresh_state_on_next_load(optimizer: keras.optimizers.Optimizer) -> None:
+    """Makes Keras' next `optimizer.load_own_variables` keep the optimizer's fresh state if the
+    file holds none for it (a bucket of a LeRaC saved before it was built), instead of warning
+    that it skips the variables; a store that holds state is loaded as usual."""
+
+    def load_own_variables(store):
+        del optimizer.load_own_variables  # once: the class's method again from now on
+        if list(store.keys()):
+            optimizer.load_own_variables(store)
+
+    optimizer.load_own_variables = load_own_variables
 
 
 LeRaCOptimizer = LeRaC
-"""Another name of `LeRaC`: the same class."""
+"""Another name of `LeRaC`: the same class (`LeRaCOptimizer is LeRaC`), for code that names
+optimizers `...Optimizer`; saved models record the class as `keras_lerac>LeRaC` either way."""
 
 
 def unwrap_loss_scale(optimizer: Any) -> Any:

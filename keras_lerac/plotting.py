@@ -63,7 +63,7 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
     from keras_lerac.optimizer import find_lerac
 
     opt = find_lerac(optimizer)
-    k = opt.curriculum_steps
+    k = opt.settings.curriculum_steps
     if steps is None:
         steps = max(10, int(round(k * 1.25)))
     steps = int(steps)
@@ -71,7 +71,7 @@ def plot_curriculum(optimizer: Any, steps: int | None = None, path: str | None =
         raise ValueError(f"`steps` must be >= 1. Received: {steps}")
     x = sample_steps(steps)
     rates = [opt.learning_rates_at(int(t)) for t in x]
-    return plot_planned_rates(x, rates, k, opt.schedule, path=path, ax=ax)
+    return plot_planned_rates(x, rates, k, opt.settings.schedule, path=path, ax=ax)
 
 
 def plot_planned_rates(

@@ -5,8 +5,8 @@ value (failing at construction, each message naming the argument): K and the las
 bucket's start rate from the training's length where they are not given (the defaults
 rule, `keras_lerac.curriculum.suggested_curriculum`), the schedule and its parameters
 from the registry. `Settings.curriculum` makes the `Curriculum` once the number of
-buckets is known, and `to_config` / `Settings.resolve(**config)` make the round trip
-through a saved model.
+buckets is known, and `to_config` / `Settings.resolve(**config)` (with
+`remember_suggested` for the `suggested` key) make the round trip through a saved model.
 """
 
 from __future__ import annotations
@@ -27,6 +27,9 @@ from keras_lerac.curriculum import (
 from keras_lerac.schedules import get_schedule
 
 __all__ = ["Settings"]
+
+# The fields the defaults rule can choose, in the order `suggested` names them.
+_SUGGESTABLE = ("curriculum_steps", "min_learning_rate")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,22 +68,19 @@ class Settings:
         layer_decay: Any = None,
         factor: Any = None,
         update_every: Any = None,
-        suggested: Sequence[str] = (),
     ) -> Settings:
         """Checks every argument and fills in the defaults.
 
         Args:
             reference: The rate start rates are fractions of (bounds the start rates).
             reference_label: How to name that rate in an error message.
-            suggested: The fields a saved config holds because the defaults rule chose
-                them (so they are remembered as chosen, not given).
             **arguments: `LeRaC`'s curriculum arguments, as the user gave them.
 
         Returns:
             The settings.
         """
         total_steps = check_int("total_steps", total_steps, minimum=1, optional=True)
-        chosen = [name for name in ("curriculum_steps", "min_learning_rate") if name in suggested]
+        chosen = []
         if curriculum_steps is None:
             if total_steps is None:
                 raise ValueError(
@@ -163,6 +163,12 @@ class Settings:
         decay = tuple(layer_factors(count, self.layer_decay)) if self.layer_decay is not None else ()
         params = schedule.resolve(self.schedule_params, ratios, self.curriculum_steps)
         return Curriculum(base, reference, tuple(ratios), self.curriculum_steps, self.schedule, params, decay)
+
+    def remember_suggested(self, names: Sequence[str]) -> Settings:
+        """These settings, with the fields in `names` also remembered as chosen by the defaults
+        rule (a saved config holds their values, and `suggested` says they were chosen)."""
+        chosen = [n for n in _SUGGESTABLE if n in names or n in self.suggested]
+        return dataclasses.replace(self, suggested=tuple(chosen))
 
     def to_config(self) -> dict:
         """The arguments that give these settings back through `Settings.resolve`."""

@@ -22,7 +22,7 @@ def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
     if optimizer is None and model is not None:
         optimizer = getattr(model, "optimizer", None)
     opt = find_lerac(optimizer)
-    if opt.built:
+    if opt.built or _planned(opt):
         return opt
     if model is None:
         raise ValueError(
@@ -35,6 +35,15 @@ def _prepare(model: keras.Model | None, optimizer: Any) -> LeRaC:
     return opt
 
 
+def _planned(opt: LeRaC) -> bool:
+    """Whether the unbuilt `opt` has its buckets already: from the model given as `model=`."""
+    try:
+        _ = opt.curriculum
+    except ValueError:
+        return False
+    return True
+
+
 def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
     """The curriculum plan as data: one dict per bucket, bucket 0 nearest the input.
 
@@ -42,8 +51,9 @@ def plan_rows(model: keras.Model | None, optimizer: Any) -> list[dict]:
         model: The model being trained, or `None` when `optimizer` is built. Layer
             names come from the optimizer's buckets (`opt.bucket_layers`).
         optimizer: A `LeRaC` optimizer, or a `LossScaleOptimizer` around one (or `None`
-            to use `model.optimizer`). It is built on `model.trainable_variables` if it
-            is not built yet.
+            to use `model.optimizer`). Given `model=`, it need not be built (its buckets
+            come from that model); otherwise an unbuilt one is built on
+            `model.trainable_variables`.
 
     Returns:
         A list of dicts with keys `bucket` (int), `layers` (layer names, in order),
@@ -131,7 +141,7 @@ def _schedule_note(opt: LeRaC) -> str:
     """What the schedule does on this model: the controls say they are not LeRaC, and a
     curriculum that leaves every bucket at the base rate says it is conventional training."""
     curriculum = opt.curriculum
-    note = get_schedule(opt.schedule).note
+    note = get_schedule(curriculum.schedule).note
     if curriculum.steps == 0 or all(r == 1.0 for r in curriculum.start_ratios):
         if curriculum.steps == 0:
             why = "K = 0"
@@ -142,8 +152,8 @@ def _schedule_note(opt: LeRaC) -> str:
         same = f"equals conventional training here: {why}"
         if any(d != 1.0 for d in curriculum.bucket_factors):
             same = f"no curriculum here: {why} (the layer decay still applies)"
-        return f"({opt.schedule}: {same}{f'; elsewhere {note}' if note else ''})"
-    return f"({opt.schedule}: {note})" if note else ""
+        return f"({curriculum.schedule}: {same}{f'; elsewhere {note}' if note else ''})"
+    return f"({curriculum.schedule}: {note})" if note else ""
 
 
 def plan(
@@ -153,8 +163,9 @@ def plan(
 
     Each row shows the bucket index (0 nearest the input), its layers (abbreviated when
     many), its parameter count, its start rate, its rate at iteration `K // 2`, and the
-    iteration where it reaches the base rate. Works before training: an unbuilt
-    optimizer is built on `model.trainable_variables`.
+    iteration where it reaches the base rate. Works before training: with `model=`
+    given to LeRaC the buckets come from that model, and an optimizer without it is
+    built on `model.trainable_variables`.
 
     Args:
         model: The (built) model, or `None` if the optimizer is built.
@@ -179,21 +190,22 @@ def plan(
     """
     opt = _prepare(model, optimizer)
     rows = _rows(opt)
-    k = opt.curriculum_steps
+    settings = opt.settings
+    k = settings.curriculum_steps
     mid = k // 2
-    inner = type(opt.bucket_optimizers[0]).__name__ if opt.bucket_optimizers else "none"
+    inner = opt.get_config()["optimizer"]["class_name"] if rows else "none"
     title = f"LeRaC curriculum plan{f' for {model.name!r}' if model is not None else ''}"
     info = (
-        f"schedule={opt.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
+        f"schedule={settings.schedule}  K={k} iterations  base rate={_describe_base(opt)}  "
         f"buckets={len(rows)}  inner optimizer={inner}"
     )
     notes = [note] if (note := _schedule_note(opt)) else []
-    if opt.suggested_settings:
-        chosen = " and ".join(_SUGGESTED[s] for s in opt.suggested_settings)
-        notes.append(f"({chosen} suggested for {opt.total_steps} steps)")
-    decayed = opt.layer_decay is not None
+    if settings.suggested:
+        chosen = " and ".join(_SUGGESTED[s] for s in settings.suggested)
+        notes.append(f"({chosen} suggested for {settings.total_steps} steps)")
+    decayed = settings.layer_decay is not None
     if decayed:
-        info += f"  layer_decay={opt.layer_decay:g}"
+        info += f"  layer_decay={settings.layer_decay:g}"
     headers = ["Bucket", "Layers", "Params", "Start rate", f"Rate at {mid}", "Reaches base at"]
     layer_width = 44
     cells = [

@@ -263,9 +263,13 @@ def test_control_regimes_run_with_their_schedules():
         progress=False,
         before_fit=before_fit,
     )
-    assert seen["warmup"].schedule == "warmup" and seen["anti"].schedule == "anti"
-    assert seen["lerac"].schedule == "exponential"
-    assert seen["warmup"].curriculum_steps == seen["lerac"].curriculum_steps == seen["anti"].curriculum_steps
+    assert seen["warmup"].settings.schedule == "warmup" and seen["anti"].settings.schedule == "anti"
+    assert seen["lerac"].settings.schedule == "exponential"
+    assert (
+        seen["warmup"].settings.curriculum_steps
+        == seen["lerac"].settings.curriculum_steps
+        == seen["anti"].settings.curriculum_steps
+    )
     assert set(result.differences) == {
         "warmup - conventional",
         "lerac - conventional",
@@ -312,8 +316,9 @@ def test_the_practitioners_warm_up_runs_as_a_regime():
         before_fit=before_fit,
     )
     warm = seen["linear_warmup"]
-    assert warm.schedule == "linear_warmup" and warm.curriculum_steps == seen["lerac"].curriculum_steps
-    assert warm.start_ratios == [0.0] * len(seen["lerac"].start_ratios)
+    assert warm.settings.schedule == "linear_warmup"
+    assert warm.settings.curriculum_steps == seen["lerac"].settings.curriculum_steps
+    assert list(warm.curriculum.start_ratios) == [0.0] * len(seen["lerac"].curriculum.start_ratios)
     assert "linear_warmup - conventional" in result.differences
     assert "lerac - linear_warmup" in result.differences  # a warm-up control: lerac is compared with it
 

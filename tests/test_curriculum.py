@@ -170,6 +170,7 @@ def test_base_rate_and_derived_rates_read_as_the_user_wrote_them():
 
     from keras_lerac import LeRaC
 
-    opt = LeRaC(keras.optimizers.SGD(0.1, momentum=0.9), total_steps=30 * 100)
-    assert (opt.curriculum_steps, opt.min_learning_rate) == (75, 1e-05)
-    assert opt.base_learning_rate == 0.1
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(2)])
+    opt = LeRaC(keras.optimizers.SGD(0.1, momentum=0.9), total_steps=30 * 100, model=model)
+    assert (opt.settings.curriculum_steps, opt.settings.min_learning_rate) == (75, 1e-05)
+    assert opt.curriculum.base == 0.1 and opt.learning_rates_at(0) == [0.1, 1e-05]

@@ -55,9 +55,9 @@ def _built(opt, depth=4):
 
 def test_lerac_takes_k_and_start_rates_from_total_steps():
     opt = LeRaC(keras.optimizers.SGD(0.1, momentum=0.9), total_steps=630)
-    assert opt.curriculum_steps == 16
-    assert opt.min_learning_rate == pytest.approx(0.1 * 1e-4)
-    assert opt.suggested_settings == ("curriculum_steps", "min_learning_rate")
+    assert opt.settings.curriculum_steps == 16
+    assert opt.settings.min_learning_rate == pytest.approx(0.1 * 1e-4)
+    assert opt.settings.suggested == ("curriculum_steps", "min_learning_rate")
     model = _built(opt)
     count = len(opt.bucket_optimizers)
     expected = [0.1 * r for r in start_ratios(count, 1e-4)]
@@ -74,8 +74,8 @@ def test_the_reference_is_the_peak_of_a_warm_up_schedule():
         0.0, decay_steps=1000, warmup_target=0.2, warmup_steps=100
     )
     opt = LeRaC(keras.optimizers.SGD(warm_up), total_steps=1100)
-    assert opt.curriculum_steps == 28
-    assert opt.min_learning_rate == pytest.approx(0.2 * 1e-4)
+    assert opt.settings.curriculum_steps == 28
+    assert opt.settings.min_learning_rate == pytest.approx(0.2 * 1e-4)
 
 
 def test_the_chosen_values_round_trip_through_the_config():
@@ -85,8 +85,8 @@ def test_the_chosen_values_round_trip_through_the_config():
     assert config["min_learning_rate"] == pytest.approx(1e-6)
     assert config["suggested"] == ["curriculum_steps", "min_learning_rate"]
     again = LeRaC.from_config(config)
-    assert again.curriculum_steps == 10 and again.min_learning_rate == pytest.approx(1e-6)
-    assert again.total_steps == 400 and again.suggested_settings == opt.suggested_settings
+    assert again.settings.curriculum_steps == 10 and again.settings.min_learning_rate == pytest.approx(1e-6)
+    assert again.settings.total_steps == 400 and again.settings.suggested == opt.settings.suggested
     assert again.get_config() == config
 
 
@@ -97,26 +97,29 @@ def test_the_chosen_values_survive_save_and_load(tmp_path):
     model.save(path)
     loaded = keras.saving.load_model(path).optimizer
     assert isinstance(loaded, LeRaC)
-    assert loaded.curriculum_steps == 5 and loaded.min_learning_rate == pytest.approx(5e-6)
-    assert loaded.suggested_settings == ("curriculum_steps", "min_learning_rate")
+    assert loaded.settings.curriculum_steps == 5 and loaded.settings.min_learning_rate == pytest.approx(5e-6)
+    assert loaded.settings.suggested == ("curriculum_steps", "min_learning_rate")
     np.testing.assert_allclose(loaded.learning_rates_at(2), opt.learning_rates_at(2), rtol=1e-6)
 
 
 def test_explicit_arguments_override_the_rule():
     base = keras.optimizers.SGD(0.1)
     only_k = LeRaC(base, total_steps=630, curriculum_steps=50)
-    assert only_k.curriculum_steps == 50 and only_k.min_learning_rate == pytest.approx(1e-5)
-    assert only_k.suggested_settings == ("min_learning_rate",)
+    assert only_k.settings.curriculum_steps == 50 and only_k.settings.min_learning_rate == pytest.approx(1e-5)
+    assert only_k.settings.suggested == ("min_learning_rate",)
     only_rate = LeRaC(base, total_steps=630, min_learning_rate=1e-3)
-    assert only_rate.curriculum_steps == 16 and only_rate.min_learning_rate == pytest.approx(1e-3)
-    assert only_rate.suggested_settings == ("curriculum_steps",)
+    assert (
+        only_rate.settings.curriculum_steps == 16
+        and only_rate.settings.min_learning_rate == pytest.approx(1e-3)
+    )
+    assert only_rate.settings.suggested == ("curriculum_steps",)
     both = LeRaC(base, total_steps=630, curriculum_steps=7, min_learning_rate=1e-2)
-    assert (both.curriculum_steps, both.min_learning_rate) == (7, 1e-2)
-    assert both.suggested_settings == ()
+    assert (both.settings.curriculum_steps, both.settings.min_learning_rate) == (7, 1e-2)
+    assert both.settings.suggested == ()
     rates = LeRaC(base, total_steps=630, initial_learning_rates=[0.1, 0.01])
-    assert rates.min_learning_rate is None and rates.suggested_settings == ("curriculum_steps",)
+    assert rates.settings.min_learning_rate is None and rates.settings.suggested == ("curriculum_steps",)
     off = LeRaC(base, total_steps=630, curriculum_steps=0)
-    assert off.min_learning_rate is None and off.suggested_settings == ()
+    assert off.settings.min_learning_rate is None and off.settings.suggested == ()
     assert "suggested" not in plan(_built(both), both, print_fn=lambda text: None)
 
 

@@ -187,3 +187,35 @@ def test_lora_buckets_follow_the_transformer_blocks():
     classifier.backbone.enable_lora(rank=2)
     names = [sorted({v.path.split("/")[0] for v in b}) for b in depth_buckets(classifier)]
     assert names == [["transformer_layer_0"], ["transformer_layer_1"], ["logits"]]  # the head last
+
+
+class _Positions(keras.layers.Layer):
+    """A learned position table: its output depends on the shape of its input only."""
+
+    def build(self, input_shape):
+        self.table = self.add_weight(shape=tuple(input_shape[1:]), name="table")
+
+    def call(self, x):
+        return keras.ops.broadcast_to(self.table, keras.ops.shape(x))
+
+
+def test_a_registered_shape_only_layer_sits_beside_its_input(monkeypatch):
+    from keras_lerac import depth
+
+    inputs = keras.Input((5,), dtype="int32")
+    tokens = keras.layers.Embedding(10, 4, name="tokens")(inputs)
+    x = keras.layers.Add()([tokens, _Positions(name="positions")(tokens)])
+    model = keras.Model(inputs, keras.layers.Dense(2, name="head")(x))
+
+    def depths():
+        return {layer.name: d for layer, d in layer_depths(model)}
+
+    assert depths()["positions"] == depths()["tokens"] + 1  # unknown: after its input
+    assert "keras_hub>PositionEmbedding" in depth.shape_only_layers()
+    monkeypatch.setattr(depth, "_SHAPE_ONLY", set(depth._SHAPE_ONLY))  # the registry back after the test
+    depth.register_shape_only_layer(_Positions)
+    assert depths()["positions"] == depths()["tokens"]  # beside it
+    assert keras.saving.get_registered_name(_Positions) in depth.shape_only_layers()
+    assert not isinstance(depth.shape_only_layers(), (set, list))  # a copy, read-only
+    with pytest.raises(TypeError, match="Layer subclass or its registered name"):
+        depth.register_shape_only_layer(3)

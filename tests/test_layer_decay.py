@@ -51,7 +51,7 @@ def test_layer_decay_in_fit_logger_plan_and_save(tmp_path):
     assert "layer_decay=0.5" in table and "Layer factor" in table
     model.save(tmp_path / "m.keras")
     loaded = keras.saving.load_model(tmp_path / "m.keras")
-    assert loaded.optimizer.layer_decay == 0.5
+    assert loaded.optimizer.settings.layer_decay == 0.5
     assert loaded.optimizer.learning_rates_at(4) == pytest.approx([0.0025, 0.005, 0.01])
     for a, b in zip(opt.variables, loaded.optimizer.variables):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))

@@ -377,7 +377,7 @@ def test_integers_of_any_integral_type_are_accepted():
         SGD(0.1), min_learning_rate=1e-6, curriculum_steps=np.int64(10), num_buckets=np.int64(2), model=model
     )
     opt.build(model.trainable_variables)
-    assert len(opt.buckets) == 2 and opt.curriculum_steps == 10
+    assert len(opt.buckets) == 2 and opt.settings.curriculum_steps == 10
     assert opt.learning_rates_at(np.int32(10)) == pytest.approx([0.1, 0.1])
 
 
@@ -408,7 +408,7 @@ def test_warm_up_from_zero_follows_the_base_schedule():
     )
     opt.build(variables)
     assert opt.curriculum.reference == pytest.approx(0.1)
-    assert opt.start_ratios == pytest.approx([1.0, 1e-2, 1e-4])
+    assert opt.curriculum.start_ratios == pytest.approx([1.0, 1e-2, 1e-4])
     base = warmup_base()
     for t in range(0, 80, 3):
         b = float(keras.ops.convert_to_numpy(base(t)))
@@ -430,7 +430,7 @@ def test_warm_up_from_zero_follows_the_base_schedule():
 def test_initial_learning_rates_are_fractions_of_the_peak():
     opt = LeRaC(SGD(warmup_base()), initial_learning_rates=[0.1, 1e-3], curriculum_steps=10)
     opt.build(three_variables()[:2])
-    assert opt.start_ratios == pytest.approx([1.0, 1e-2])
+    assert opt.curriculum.start_ratios == pytest.approx([1.0, 1e-2])
     with pytest.raises(
         ValueError, match=r"initial_learning_rates\[1\].*\(0, the peak 0.1 of the base CosineDecay\]"
     ):
@@ -452,7 +452,7 @@ def test_a_schedule_without_a_known_peak_needs_a_reference_rate():
         LeRaC(SGD(Triangle()), min_learning_rate=1e-5, curriculum_steps=10)
     opt = LeRaC(SGD(Triangle()), min_learning_rate=1e-5, reference_learning_rate=0.1, curriculum_steps=10)
     opt.build(three_variables()[:2])
-    assert opt.start_ratios == pytest.approx([1.0, 1e-4])
+    assert opt.curriculum.start_ratios == pytest.approx([1.0, 1e-4])
     assert opt.learning_rates_at(5) == pytest.approx([0.05, 0.05 * 1e-4**0.5])
     with pytest.raises(ValueError, match="reference_learning_rate 0.1"):
         LeRaC(SGD(Triangle()), min_learning_rate=0.5, reference_learning_rate=0.1, curriculum_steps=10)

@@ -134,7 +134,7 @@ def _sweep(setting):
         kwargs.pop("update_every")
     opt = LeRaC(keras.optimizers.SGD(setting["base"]), buckets=[[v] for v in variables], **kwargs)
     opt.build(variables)
-    k = opt.curriculum_steps
+    k = opt.settings.curriculum_steps
     plan = np.array([opt.learning_rates_at(t) for t in range(k + 3)])
     schedule = setting["base"]
     base = np.array(
@@ -157,7 +157,7 @@ def _sweep(setting):
 
 
 def nearest_input_bucket(opt) -> int:
-    return -1 if ORDER[opt.schedule] == "reversed" else 0
+    return -1 if ORDER[opt.settings.schedule] == "reversed" else 0
 
 
 # ----------------------------------------------------------------------------- properties
@@ -165,7 +165,7 @@ def nearest_input_bucket(opt) -> int:
 @given(settings_())
 def test_the_bucket_nearest_the_input_follows_the_base(setting):
     opt, plan, base, read, applied = sweep(setting)
-    if ORDER[opt.schedule] == "flat":
+    if ORDER[opt.settings.schedule] == "flat":
         return  # a warm-up: no bucket follows the base during K (every bucket does from K on)
     j = nearest_input_bucket(opt)
     np.testing.assert_array_equal(applied[:, j], base[read])
@@ -184,7 +184,7 @@ def test_the_bucket_nearest_the_input_follows_the_base(setting):
 )
 def test_every_bucket_reaches_the_base_exactly_at_k(setting):
     opt, plan, base, read, applied = sweep(setting)
-    k = opt.curriculum_steps
+    k = opt.settings.curriculum_steps
     n = opt.curriculum.num_buckets
     # From K on, every bucket is at the base, on the device and in the plan.
     after = [i for i, t in enumerate(read) if t >= k]
@@ -192,12 +192,12 @@ def test_every_bucket_reaches_the_base_exactly_at_k(setting):
     np.testing.assert_array_equal(plan[k:].astype("float32"), np.repeat(base[k:, None], n, axis=1))
     # Not earlier: the last bucket (in the schedule's order) reaches it at K, or for
     # stepwise with the default interval within the last interval before K.
-    last = 0 if ORDER[opt.schedule] == "reversed" else n - 1
+    last = 0 if ORDER[opt.settings.schedule] == "reversed" else n - 1
     if opt.curriculum.start_ratios[last] > 0.5 or not np.all(base > 0):
         return
     rates = plan[: k + 1, last]
     reach = int(np.argmax(rates >= base[: k + 1] * (1 - curriculum.REACH_TOLERANCE)))
-    if opt.schedule != "stepwise":
+    if opt.settings.schedule != "stepwise":
         assert reach == k, f"the last bucket reached the base at step {reach}, before K={k}"
     elif setting["update_every"] is None:
         assert_the_climb_ends_at_k(opt, rates, reach)
@@ -207,7 +207,7 @@ def assert_the_climb_ends_at_k(opt, rates, reach):
     """Stepwise, default interval: K // updates leaves a remainder below `updates`, so
     the last bucket's last x-factor update falls within `updates` steps of K, never
     whole intervals earlier."""
-    k = opt.curriculum_steps
+    k = opt.settings.curriculum_steps
     updates = int(np.sum(rates[1:] > rates[:-1] * (1 + curriculum.REACH_TOLERANCE)))
     assert k - reach < max(1, updates), (
         f"the last bucket reached the base at step {reach} after {updates} updates, "
@@ -222,7 +222,7 @@ def test_stepwise_with_the_default_interval_ends_the_climb_at_k(setting):
     # found by draws alone here: bases written as decimals (0.1 is 0.10000000149 on
     # the device), decade ratios, K long enough for a lost interval to show.
     opt, plan, base, read, applied = sweep(setting)
-    k = opt.curriculum_steps
+    k = opt.settings.curriculum_steps
     rates = plan[: k + 1, -1]
     if opt.curriculum.start_ratios[-1] > 0.5:
         return
@@ -236,7 +236,7 @@ def test_stepwise_with_the_default_interval_ends_the_climb_at_k(setting):
 @given(settings_(constant_base=True))
 def test_rates_rise_in_time_during_the_curriculum(setting):
     opt, plan, base, read, applied = sweep(setting)
-    k = opt.curriculum_steps
+    k = opt.settings.curriculum_steps
     assert np.all(np.diff(plan[: k + 1], axis=0) >= 0)
     during = [i for i, t in enumerate(read) if t <= k]
     assert np.all(np.diff(applied[during], axis=0) >= 0)
@@ -246,7 +246,7 @@ def test_rates_rise_in_time_during_the_curriculum(setting):
 @given(settings_())
 def test_rates_follow_the_schedules_order_in_depth(setting):
     opt, plan, base, read, applied = sweep(setting)
-    order = ORDER[opt.schedule]
+    order = ORDER[opt.settings.schedule]
     for rates in (applied, plan):
         if order == "lerac":
             assert np.all(np.diff(rates, axis=1) <= 0), "a deeper bucket runs faster than a shallower one"

@@ -56,7 +56,7 @@ def test_a_users_schedule_trains_and_applies_its_plan(tmp_path):
         probe.apply([keras.ops.ones((2,)) for _ in variables], variables)
         moved = [b - keras.ops.convert_to_numpy(v)[0] for b, v in zip(before, variables)]
         np.testing.assert_allclose(moved, probe.learning_rates_at(t), rtol=2e-4)
-    ratios = np.asarray(opt.start_ratios)
+    ratios = np.asarray(opt.curriculum.start_ratios)
     expected = 0.1 * (ratios + (1 - ratios) * 0.5 * (1 - np.cos(np.pi * 2 / 4)))
     np.testing.assert_allclose(opt.learning_rates_at(2), expected, rtol=1e-6)
     assert opt.learning_rates_at(4) == pytest.approx([0.1] * 3)
@@ -64,7 +64,7 @@ def test_a_users_schedule_trains_and_applies_its_plan(tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras_lerac.load_model(path)
-    assert loaded.optimizer.schedule == "test_cosine_rise"
+    assert loaded.optimizer.settings.schedule == "test_cosine_rise"
     assert loaded.optimizer.learning_rates_at(2) == pytest.approx(opt.learning_rates_at(2))
 
 
@@ -106,7 +106,7 @@ def test_linear_warmup_starts_every_bucket_at_zero_and_rises_linearly(tmp_path):
         buckets=[[v] for v in variables],
     )
     opt.build(variables)
-    assert opt.start_ratios == [0.0, 0.0, 0.0]
+    assert list(opt.curriculum.start_ratios) == [0.0, 0.0, 0.0]
     for t in (0, 1, 4, 7, 8, 9):
         assert opt.learning_rates_at(t) == pytest.approx([0.1 * min(t / 8, 1.0)] * 3, abs=1e-12)
     rows = keras_lerac.plan_rows(None, opt)
@@ -131,7 +131,8 @@ def test_linear_warmup_starts_every_bucket_at_zero_and_rises_linearly(tmp_path):
     path = tmp_path / "m.keras"
     model.save(path)
     loaded = keras_lerac.load_model(path).optimizer
-    assert loaded.schedule == "linear_warmup" and loaded.start_ratios == [0.0] * len(trained.start_ratios)
+    assert loaded.settings.schedule == "linear_warmup"
+    assert list(loaded.curriculum.start_ratios) == [0.0] * len(trained.curriculum.start_ratios)
     assert loaded.learning_rates_at(3) == pytest.approx(trained.learning_rates_at(3))
 
 
@@ -342,7 +343,7 @@ def test_a_schedule_with_required_parameters_is_checked_when_given_them():
         schedule="test_sharp",
         schedule_params={"sharpness": 2.0},
     )
-    assert opt.schedule_params == {"sharpness": 2.0}
+    assert opt.settings.schedule_params == {"sharpness": 2.0}
     with pytest.raises(ValueError, match=r"Schedule 'test_sharp' gave a non-finite"):
         LeRaC(
             keras.optimizers.SGD(0.1),
@@ -381,7 +382,7 @@ def test_a_saved_model_names_the_module_of_its_schedule(tmp_path, monkeypatch):
         )
     importlib.import_module(module)
     loaded = keras_lerac.load_model(path)
-    assert loaded.optimizer.schedule == name
+    assert loaded.optimizer.settings.schedule == name
     assert loaded.optimizer.learning_rates_at(2) == pytest.approx(opt.learning_rates_at(2))
 
 
@@ -389,7 +390,7 @@ def test_the_packages_schedules_store_no_module_and_old_configs_load():
     opt = LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-3, curriculum_steps=4, schedule="warmup")
     config = opt.get_config()
     assert "schedule_module" not in config
-    assert LeRaC.from_config(config).schedule == "warmup"
+    assert LeRaC.from_config(config).settings.schedule == "warmup"
     # A schedule registered by a script: the message says to register it again.
     with pytest.raises(ValueError, match=r"^The schedule 'gone'.*script that saved the model \(__main__\)"):
         LeRaC.from_config({**config, "schedule": "gone", "schedule_module": "__main__"})

@@ -33,8 +33,8 @@ def test_rows_equal_schedule(schedule):
     model = _model()
     opt = _lerac(model, schedule)
     rows = plan_rows(model, opt)
-    assert opt.built  # plan builds an unbuilt optimizer
-    k = opt.curriculum_steps
+    assert not opt.built  # given `model=`, the plan needs no build: the buckets come from the model
+    k = opt.settings.curriculum_steps
     assert [r["bucket"] for r in rows] == list(range(4))
     assert [r["layers"] for r in rows] == [["conv"], ["bn"], ["fc"], ["head"]]
     assert [r["params"] for r in rows] == [4 * 9 + 4, 8, 64 * 4 * 6 + 6, 6 * 3 + 3]
@@ -117,8 +117,9 @@ def test_model_optimizer_and_loss_scale_wrapper():
 
 def test_errors():
     model = _model()
+    without_model = keras_lerac.LeRaC(keras.optimizers.SGD(0.1), min_learning_rate=1e-4, curriculum_steps=10)
     with pytest.raises(ValueError, match="not built"):
-        plan_rows(None, _lerac(model))
+        plan_rows(None, without_model)
     with pytest.raises(TypeError, match="not a LeRaC"):
         plan_rows(model, keras.optimizers.SGD())
     unbuilt = keras.Sequential([keras.layers.Dense(2)])

@@ -189,10 +189,10 @@ def execute(spec: dict, output: str) -> dict:
         optimizer.build(model.trainable_variables)
         extra = {
             "curriculum_steps": k,
-            "num_buckets": len(optimizer.start_ratios),
+            "num_buckets": len(optimizer.curriculum.start_ratios),
             # what the optimizer was built with: its schedule and each bucket's start ratio
             "lerac_schedule": optimizer.get_config()["schedule"],
-            "start_ratios": [float(r) for r in optimizer.start_ratios],
+            "start_ratios": [float(r) for r in optimizer.curriculum.start_ratios],
         }
     model.compile(optimizer=optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     # The batch order depends on the seed only: the same in every regime.

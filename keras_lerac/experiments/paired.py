@@ -478,7 +478,7 @@ def _curriculum(plan: _Plan, optimizer: Any) -> dict:
     from keras_lerac.experiments.report import curriculum_plot_steps
     from keras_lerac.plotting import sample_steps
 
-    k = optimizer.curriculum_steps
+    k = optimizer.settings.curriculum_steps
     steps = sample_steps(curriculum_plot_steps(k, plan.total_steps), points=201)
     return {
         "record": plan.variants.curriculum_record(optimizer, plan.steps_per_epoch),
@@ -486,7 +486,7 @@ def _curriculum(plan: _Plan, optimizer: Any) -> dict:
             "steps": [int(t) for t in steps],
             "rates": [optimizer.learning_rates_at(int(t)) for t in steps],
             "curriculum_steps": k,
-            "schedule": optimizer.schedule,
+            "schedule": optimizer.settings.schedule,
         },
     }
 

@@ -240,7 +240,7 @@ def main(argv=None, default_dataset: str = "cifar10") -> dict:
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
     }
     if args.regime == "lerac":
-        result["initial_learning_rates"] = [float(r) for r in optimizer.initial_learning_rates]
+        result["initial_learning_rates"] = [float(r) for r in optimizer.settings.initial_learning_rates]
     print(f"{args.dataset} {args.regime}: test accuracy {100 * accuracy:.2f}%")
     if args.output:
         with open(args.output, "w") as f:

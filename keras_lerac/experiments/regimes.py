@@ -273,8 +273,8 @@ class RegimeSettings:
             if optimizer.built
             else config["min_learning_rate"],
             "total_steps": config.get("total_steps"),
-            "suggested": list(getattr(optimizer, "suggested_settings", ())),
-            "num_buckets": len(optimizer.start_ratios),
+            "suggested": list(optimizer.settings.suggested),
+            "num_buckets": len(optimizer.curriculum.start_ratios),
         }
 
     def cbs_record(self) -> dict:
