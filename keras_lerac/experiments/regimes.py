@@ -93,11 +93,18 @@ REGISTRY: tuple[Regime, ...] = (
         default=True,
     ),
     Regime(
+        "linear_warmup",
+        "every bucket from 0, rising linearly to the base at K: the common warm-up, a control",
+        curriculum=True,
+        schedule="linear_warmup",
+        warm_up=True,
+    ),
+    Regime(
         "lerac",
         "LeRaC: the highest rates near the input, all rising to the base at K",
         curriculum=True,
         default=True,
-    ),  # fmt: skip
+    ),
     Regime(
         "anti",
         "LeRaC's start rates in reverse depth order (anti-curriculum)",
