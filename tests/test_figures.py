@@ -492,3 +492,72 @@ def test_every_picture_is_drawn_from_a_committed_results_file(tmp_path):
         assert abs(again - committed).mean() < 0.01, (
             f"{relative} is not what its results file draws: `make figures`"
         )
+
+
+# ----------------------------------------------------------------------------- instability
+def _interval(d: dict) -> str:
+    bold = "**" if d["significant_holm"] else ""
+    return f"{bold}{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]{bold}"
+
+
+def test_the_instability_study_is_complete_and_its_table_is_the_results_file():
+    """The instability study's table on the results page, recomputed from its summary."""
+    summary = load("instability/summary.json")
+    assert summary["meta"]["pending_runs"] == 0 and summary["init_hash_mismatches"] == 0
+    cells = summary["instability"]["cells"]
+    seeds = len(summary["design"]["seeds"])
+    assert seeds >= 24 and all(d["n"] == seeds for c in cells for d in c["contrasts"].values())
+    text = section("Unstable training: the instability study", RESULTS_PAGE)
+    names = ("lerac - warmup", "lerac - linear_warmup", "lerac - conventional", "anti - lerac")
+    for c in cells:
+        expect(
+            text,
+            f"| {c['label']} | {100 * c['k_fraction']:g} % | "
+            + " | ".join(_interval(c["contrasts"][n]) for n in names)
+            + " |",
+        )
+    hours = summary["meta"]["wall_s"] / 3600
+    runs = summary["runs"] + summary["tuning_runs"]
+    expect(text, f"{len(cells)} cells, {seeds} seeds per cell, {runs:,} runs, {hours:.2f} h")
+    expect(text, f"over all\n{summary['instability']['contrasts_tested']} contrasts")
+
+
+def test_the_instability_verdict_is_the_study():
+    """README's (and the results page's) paragraph on unstable training, recomputed."""
+    summary = load("instability/summary.json")
+    cells = summary["instability"]["cells"]
+    runs = summary["runs"]
+    for page in (README, RESULTS_PAGE):
+        text = flat(section("When to use LeRaC", page))
+        tested = summary["instability"]["contrasts_tested"]
+        expect(
+            text, f"{len(cells)} cells, {len(summary['design']['seeds'])} paired seeds each, {runs:,} runs"
+        )
+        expect(text, f"corrected for its {tested} contrasts")
+        versus = [c["contrasts"][n] for c in cells for n in ("lerac - warmup", "lerac - linear_warmup")]
+        assert not any(d["significant_holm"] for d in versus)
+        favour = [d for d in versus if d["significant"] and d["mean"] > 0]
+        against = [d for d in versus if d["significant"] and d["mean"] < 0]
+        (lead,) = favour
+        expect(
+            text,
+            f"{len(favour)} of {len(versus)} LeRaC-warm-up contrasts favoured LeRaC (+{lead['mean']:.2f}",
+        )
+        expect(text, f"and {len(against)} favoured the linear warm-up")
+        collapsing = [c for c in cells if c["regimes"]["conventional"]["collapsed"] == seeds_of(c)]
+        unstable = max(collapsing, key=lambda c: c["contrasts"]["lerac - conventional"]["mean"])
+        r, k = unstable["regimes"], unstable["contrasts"]
+        expect(text, f"{r['conventional']['collapsed']} of {seeds_of(unstable)} seeds conventionally")
+        expect(
+            text, f"(+{k['lerac - conventional']['mean']:.2f} points, {r['lerac']['collapsed']} collapses)"
+        )
+        assert not k["lerac - linear_warmup"]["significant_holm"]
+        expect(
+            text, f"(lerac − linear_warmup −{abs(k['lerac - linear_warmup']['mean']):.2f}, not significant)"
+        )
+        assert k["anti - lerac"]["p_holm"] < 0.001
+        expect(text, f"(anti − lerac +{k['anti - lerac']['mean']:.2f}, Holm p < 0.001)")
+
+
+def seeds_of(cell: dict) -> int:
+    return cell["regimes"]["conventional"]["n"]
