@@ -69,9 +69,9 @@ the file records (docs/cli.md, "Custom schedules").
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -273,6 +273,30 @@ def _backend_run_name() -> str:
     return f"keras.ops on {backend}, {how}"
 
 
+@functools.cache
+def _host_refusing_class() -> type:
+    """A torch tensor class that raises when made a Python number, a bool or NumPy (made once)."""
+    import torch
+
+    class HostRefusingTensor(torch.Tensor):
+        def _refuse(self, *args, **kwargs):
+            raise TypeError(
+                "the schedule made a Python or NumPy value of a tensor (math.*, np.*, float(), "
+                "or an `if` on a tensor)"
+            )
+
+        __float__ = __int__ = __index__ = __bool__ = item = tolist = numpy = __array__ = _refuse
+
+    return HostRefusingTensor
+
+
+def _host_refusing(values: Any) -> Any:
+    """`values` as a torch tensor that refuses to become a host value."""
+    import torch
+
+    return torch.as_tensor(np.asarray(values, dtype="float32")).as_subclass(_host_refusing_class())
+
+
 def _backend_runner(fn: Callable[..., Any], ratios: Any, params: dict) -> list:
     """`fn` with `keras.ops` on float32 tensors, traced as the optimizer's step is."""
 
@@ -290,17 +314,14 @@ def _backend_runner(fn: Callable[..., Any], ratios: Any, params: dict) -> list:
 
         step_fn = jax.jit(step_fn)
     if backend == "torch":
-        # Tensors that need grad refuse NumPy as a GPU tensor does (np.cos on a CPU
-        # tensor would pass here and fail on a GPU), and warn when made a Python float
-        # (math.cos: right on torch, but it fails on the traced backends): an error here.
-        def tensor(x):
-            return ops.convert_to_tensor(x).requires_grad_(True)
+        # Eager on torch: tensors that refuse to become host values (a Python float, a
+        # bool, a NumPy array), as a traced or a GPU tensor does, so np.cos, math.cos and
+        # Python branches on the step fail here as they would in the step elsewhere.
+        import torch
 
-        start = tensor(ratios)
-        with warnings.catch_warnings():
-            warnings.filterwarnings("error", message=".*requires_grad=True to a scalar")
-            values = [step_fn(tensor(np.float32(t)), start) for t in range(_PROBE_STEPS)]
-        return [ops.convert_to_numpy(ops.stop_gradient(ops.convert_to_tensor(v))) for v in values]
+        start = _host_refusing(ratios)
+        values = [step_fn(_host_refusing(np.float32(t)), start) for t in range(_PROBE_STEPS)]
+        return [np.asarray(torch.as_tensor(v).as_subclass(torch.Tensor).detach().cpu()) for v in values]
     start = ops.convert_to_tensor(ratios)
     return [
         ops.convert_to_numpy(step_fn(ops.convert_to_tensor(np.float32(t)), start))
