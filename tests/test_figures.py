@@ -496,6 +496,8 @@ def test_every_picture_is_drawn_from_a_committed_results_file(tmp_path):
 
 # ----------------------------------------------------------------------------- instability
 def _interval(d: dict) -> str:
+    if d["ci95"] is None:  # every pair equal: no interval
+        return f"{d['mean']:+.2f} (no interval)"
     bold = "**" if d["significant_holm"] else ""
     return f"{bold}{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]{bold}"
 

@@ -109,7 +109,7 @@ def test_tensorboard_logs_each_buckets_rate(tmp_path):
     x, y = classification_data(n=32)
     model = mlp(depth=3)
     opt = compiled(model)  # K = 6: 2 steps per epoch, so the curriculum ends in epoch 3
-    callbacks = [keras.callbacks.TensorBoard(tmp_path), CurriculumLogger()]
+    callbacks = [CurriculumLogger(), keras.callbacks.TensorBoard(tmp_path)]  # the logger first (documented)
     model.fit(x, y, batch_size=16, epochs=4, verbose=0, shuffle=False, callbacks=callbacks)
     logged = tensorboard_events.scalars(tmp_path)
     assert len(opt.learning_rates_at(0)) == 3

@@ -166,6 +166,9 @@ def analyse(design: dict, runs: dict[str, dict], rates: dict[str, dict]) -> dict
                 d["mcnemar"] = {"a_only": fell_a, "b_only": fell_b, "p": mcnemar_exact(fell_a, fell_b)}
                 cell["contrasts"][name] = d
             cells.append(cell)
+    for c in cells:
+        for d in c["contrasts"].values():
+            d["p_holm"] = d["significant_holm"] = None  # set below for every contrast with a p
     tested = [d for c in cells for d in c["contrasts"].values() if d["p"] is not None]
     for d, adjusted in zip(tested, holm([d["p"] for d in tested])):
         d["p_holm"] = adjusted
@@ -181,11 +184,15 @@ def _num(value, fmt="{:.2f}") -> str:
 def _contrast(d: dict) -> str:
     if not d["n"] or d["se"] is None:
         return "-"
-    text = f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
+    if d["ci95"] is None:  # fewer than 3 pairs, or every pair equal: no interval (d["note"])
+        text = f"{d['mean']:+.2f} (no interval)"
+    else:
+        text = f"{d['mean']:+.2f} [{d['ci95'][0]:+.2f}, {d['ci95'][1]:+.2f}]"
     text = f"**{text}**" if d.get("significant_holm") else text
     m = d["mcnemar"]
     return (
-        f"{text} {d['wins']}/{d['ties']}/{d['losses']}; p {d['p']:.3g}, Holm {d['p_holm']:.3g}; "
+        f"{text} {d['wins']}/{d['ties']}/{d['losses']}; p {_num(d['p'], '{:.3g}')}, "
+        f"Holm {_num(d.get('p_holm'), '{:.3g}')}; "
         f"collapses {m['a_only']}:{m['b_only']} (p {m['p']:.2g})"
     )
 
