@@ -96,7 +96,9 @@ def main():
                 model=model,
                 **{name: value for name, value in overrides.items() if value is not None},
             )
-            print(f"lerac: K = {optimizer.settings.curriculum_steps} of {args.epochs * steps_per_epoch} steps")
+            print(
+                f"lerac: K = {optimizer.settings.curriculum_steps} of {args.epochs * steps_per_epoch} steps"
+            )
             keras_lerac.plan(model, optimizer)  # one row per depth bucket
         model.compile(
             optimizer=optimizer,
