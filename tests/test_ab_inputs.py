@@ -146,6 +146,17 @@ def test_each_run_is_recorded_as_it_ends_and_kept_through_an_interrupt(tmp_path)
     assert fits == [] and again.to_dict() == resumed.to_dict()
 
 
+def test_a_record_write_killed_midway_is_ignored_then_cleared(tmp_path, recwarn):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    # What a SIGKILL between the temporary file's creation and its rename leaves behind.
+    (runs / ".lerac-seed0.json.tmp-x1y2").write_text('{"regime": "lerac", "se')
+    result, fits = _compare(output=str(tmp_path))
+    assert fits == [("conventional", 0), ("lerac", 0)]  # the half-written run trains again
+    assert not [w for w in recwarn if "skipping" in str(w.message)]  # not a damaged record
+    assert sorted(os.listdir(runs)) == ["conventional-seed0.json", "lerac-seed0.json"]
+
+
 def test_a_rerun_with_other_settings_refuses_to_mix_them(tmp_path):
     _compare(output=str(tmp_path))
     with pytest.raises(paired.InputError, match=r"holds runs of another comparison \(epochs: 1 -> 2\)"):

@@ -47,9 +47,13 @@ def _scores(output):
     return {regime: entry["scores"] for regime, entry in results["regimes"].items()}
 
 
-def _records(output):
+def _files(output):
     folder = os.path.join(output, "runs")
-    return sorted(n for n in os.listdir(folder) if n.endswith(".json")) if os.path.isdir(folder) else []
+    return sorted(os.listdir(folder)) if os.path.isdir(folder) else []
+
+
+def _records(output):  # finished runs; a write in progress is a hidden temporary file
+    return [n for n in _files(output) if n.endswith(".json") and not n.startswith(".")]
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,9 @@ def test_killed_then_resumed_ends_as_uninterrupted(tmp_path, uninterrupted):
     assert 2 <= len(kept) < RUNS, kept
     assert not (tmp_path / "results.json").exists()
     resumed = _run(tmp_path)
-    assert len(_records(tmp_path)) == RUNS
+    assert (
+        _files(tmp_path) == _records(tmp_path) and len(_records(tmp_path)) == RUNS
+    )  # nothing half-written left
     assert _scores(tmp_path) == uninterrupted
     assert "Regime" in resumed.stdout
 

@@ -20,6 +20,7 @@ shared file system: each run has its own file, so no two writers ever touch the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -61,10 +62,11 @@ def write_json(path: str, value: Any) -> None:
 
     The text goes to a temporary file in the same directory, is flushed and fsynced, and
     the file is renamed over `path`: a reader (or a process killed mid-write) sees the old
-    file or the new one, never a part.
+    file or the new one, never a part. The temporary file is `.<name>.tmp-<random>`, hidden
+    and named for `path` (`RunStore.write` clears what a killed write left of a record).
     """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.tmp-")
     try:
         with os.fdopen(fd, "w") as f:
             json.dump(jsonable(value), f, indent=1, allow_nan=False)
@@ -173,10 +175,20 @@ class RunStore:
         return records
 
     def write(self, record: dict) -> str:
-        """Records one finished run (atomically); returns the file's path."""
+        """Records one finished run (atomically); returns the file's path.
+
+        A run is trained by one process at a time (shards are disjoint), so a temporary
+        file of this record other than the one just renamed was left by a write that was
+        killed: it is removed.
+        """
         os.makedirs(self.folder, exist_ok=True)
-        path = os.path.join(self.folder, run_name(record["regime"], record["seed"]))
+        name = run_name(record["regime"], record["seed"])
+        path = os.path.join(self.folder, name)
         write_json(path, dict(record, version=RECORD_VERSION))
+        for leftover in os.listdir(self.folder):
+            if leftover.startswith(f".{name}.tmp-"):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.folder, leftover))
         return path
 
 
