@@ -44,7 +44,7 @@ import sys
 import time
 
 from benchmarks import report as report_writer
-from keras_lerac.experiments import models, runner
+from keras_lerac.experiments import runner
 from keras_lerac.experiments.regimes import CURRICULUM_REGIMES
 from keras_lerac.experiments.stats import paired_difference
 
@@ -67,11 +67,13 @@ MODES = {
 }
 
 
-def settings_for(name: str, seeds: int, epochs: int) -> runner.Settings:
-    """The runner's settings of task `name`; CBS only where the model has convolutions."""
+def settings_for(name: str, seeds: int, epochs: int) -> tuple[runner.Settings, runner.Data]:
+    """The runner's settings of task `name` and its data, without the regimes that cannot
+    run on its model (CBS where there is no convolution: `runner.runnable`)."""
     task = dict(TASKS[name], epochs=epochs)
-    regimes = tuple(r for r in REGIMES if r != "cbs" or models.is_conv_model(task["model"]))
-    return runner.Settings(**task, **LERAC, seeds=tuple(range(seeds)), regimes=regimes)
+    settings = runner.Settings(**task, **LERAC, seeds=tuple(range(seeds)), regimes=REGIMES)
+    data = runner.load_data(settings)
+    return runner.runnable(settings, data)[0], data
 
 
 def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=print) -> dict:
@@ -85,9 +87,9 @@ def run(tasks, seeds: int, epoch_scale: float, epochs: int | None = None, log=pr
     }
     for name in tasks:
         n_epochs = epochs or max(1, round(TASKS[name]["epochs"] * epoch_scale))
-        settings = settings_for(name, seeds, n_epochs)
+        settings, data = settings_for(name, seeds, n_epochs)
         start = time.perf_counter()
-        outcome = runner.compare(settings)
+        outcome = runner.compare(settings, data=data)
         for regime, entry in outcome["regimes"].items():
             row = {
                 "task": name,

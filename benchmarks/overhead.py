@@ -250,12 +250,15 @@ def make_arm(arm: str, base_model, weights, opt_name: str, extras: dict | None =
     return model, callbacks
 
 
-def arms_for(kind: str, arms: Sequence[str] = CORE_ARMS, extras: dict | None = None) -> list[str]:
-    """The requested arms that apply to `kind` (CBS: convolutional models only)."""
+def arms_for(model, arms: Sequence[str] = CORE_ARMS, extras: dict | None = None) -> list[str]:
+    """The requested arms that apply to the built `model` (CBS: where
+    `keras_lerac.experiments.regimes.cbs_reason` finds nothing against it)."""
+    from keras_lerac.experiments.regimes import cbs_reason
+
     extras = extras or {}
     out = []
     for arm in arms:
-        if arm == "cbs" and (not kind.startswith("cnn") or "add_smoothing" not in extras):
+        if arm == "cbs" and ("add_smoothing" not in extras or cbs_reason(model) is not None):
             continue
         if arm == "lerac+logger" and "CurriculumLogger" not in extras:
             continue
@@ -366,7 +369,7 @@ def run_worker(
             name, measured = measure_model(
                 partial(build_model, kind, tiny),
                 partial(make_arm, opt_name=opt_name, extras=extras),
-                arms_for(kind, arms, extras),
+                arms_for(build_model(kind, tiny), arms, extras),
                 partial(make_data, kind, tiny=tiny, batch=batch),
                 batch,
                 first_steps=first_steps_for(settings, kind),

@@ -96,14 +96,26 @@ def test_overhead_worker_tiny_in_process():
     assert row["orders"] == [timing.round_order(list(arms), r) for r in range(row["rounds"])]
     # The same initial weights and optimizer settings: same state size up to a few scalars.
     assert row["checks"]["opt_bytes"]["pass"] and row["checks"]["opt_bytes_after"]["pass"]
-    assert overhead.arms_for("mlp", overhead.ARMS, {"add_smoothing": 1, "CurriculumLogger": 1}) == [
+    assert overhead.arms_for(
+        overhead.build_model("mlp", tiny=True), overhead.ARMS, {"add_smoothing": 1, "CurriculumLogger": 1}
+    ) == [
         "plain",
         "plain2",
         "lerac",
         "lerac-after",
         "lerac+logger",
     ]  # CBS applies to CNNs only
+    assert "cbs" in overhead.arms_for(
+        overhead.build_model("cnn", tiny=True), ["plain", "cbs"], {"add_smoothing": 1}
+    )
     json.dumps(out)  # serialisable
+
+
+def test_accuracy_tasks_ask_the_regime_registry_whether_cbs_runs():
+    mlp, _ = accuracy.settings_for("digits-mlp", seeds=1, epochs=1)
+    cnn, data = accuracy.settings_for("digits-cnn", seeds=1, epochs=1)
+    assert "cbs" not in mlp.regimes and "lerac" in mlp.regimes
+    assert "cbs" in cnn.regimes and data.train[0].ndim == 4
 
 
 def test_measure_calibrates_blocks_and_repeats_first_epochs():

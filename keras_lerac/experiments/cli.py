@@ -17,7 +17,6 @@ process). Bad arguments give a one-line error on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import os
 import sys
@@ -357,9 +356,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         data = runner.load_data(settings)
         if not args.explicit_regimes:  # the default list skips what cannot run on the model
-            args.skipped = paired.problems(settings.regimes, runner.model_source(settings, data))
-            kept = tuple(r for r in settings.regimes if r not in args.skipped)
-            settings = dataclasses.replace(settings, regimes=kept)
+            settings, args.skipped = runner.runnable(settings, data)
     except paired.InputError as error:
         raise CLIError(_with_hint(error)) from None
     spe = data.steps_per_epoch(settings.batch_size)

@@ -295,7 +295,10 @@ def check_model_name(name: str) -> str:
 
 
 def is_conv_model(name: str) -> bool:
-    """Whether model `name` has convolutions (which Curriculum by Smoothing needs)."""
+    """Whether built-in model `name` takes images (its data is loaded as images, not vectors).
+
+    Whether CBS can run on a model is asked of the built model: `regimes.cbs_reason`.
+    """
     return check_model_name(name).startswith(CONV_PREFIXES)
 
 

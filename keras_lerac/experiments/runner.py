@@ -235,6 +235,17 @@ def comparison(
     )
 
 
+def runnable(settings: Settings, data: Data) -> tuple[Settings, dict[str, str]]:
+    """`settings` without the regimes that cannot run on its model, and why each cannot.
+
+    Raises:
+        paired.InputError: if the model cannot be built or loaded.
+    """
+    skipped = paired.problems(settings.regimes, model_source(settings, data))
+    kept = tuple(r for r in settings.regimes if r not in skipped)
+    return dataclasses.replace(settings, regimes=kept), skipped
+
+
 def compare(settings: Settings, data: Data | None = None, log: Callable[[str], Any] | None = None) -> dict:
     """`comparison(settings)` in the dictionary shape `benchmarks/accuracy.py` reads.
 
