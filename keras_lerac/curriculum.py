@@ -179,6 +179,46 @@ def curriculum_multiplier(
     return found.multiplier(step, start_ratio, curriculum_steps, found.check_params(params), xp=xp)
 
 
+def bucket_multiplier(
+    schedule: str,
+    params: dict,
+    step: Any,
+    start_ratio: Any,
+    curriculum_steps: int,
+    factor: Any = None,
+    xp: Any = ops,
+) -> Any:
+    """`d_j * m_j(step)`: a bucket's (or, with arrays, every bucket's) rate over the base rate.
+
+    Args:
+        schedule: The name of a registered schedule.
+        params: Its checked parameters.
+        step: The iteration.
+        start_ratio: `r_j`: a scalar or an array of `xp`, one per bucket.
+        curriculum_steps: `K`.
+        factor: `d_j` (layer-wise rate decay): a scalar or an array of `xp`; `None` for 1.
+        xp: `keras.ops` (traceable) or `numpy` (host).
+    """
+    m = get_schedule(schedule).multiplier(step, start_ratio, curriculum_steps, params, xp=xp)
+    return m if factor is None else m * factor
+
+
+def bucket_rate(base: Any, multiplier: Any, scale: Any = None) -> Any:
+    """A bucket's rate: `(base * scale) * multiplier` (`scale` None: the base alone).
+
+    The one place the rate product is written: the optimizer's step, each bucket's
+    `CurriculumSchedule` and the host plan (`Curriculum.rates_at`) all call it, so they
+    multiply in the same order and agree to the bit.
+
+    Args:
+        base: The base rate at the step (the wrapped optimizer's rate or schedule).
+        multiplier: `d_j * m_j(step)` (`bucket_multiplier`).
+        scale: The rate callbacks' scale (`LeRaC.rate_scale`), or None where `base` is
+            scaled already (`LeRaC.learning_rate`, what Keras hands the step).
+    """
+    return (base if scale is None else base * scale) * multiplier
+
+
 def layer_factors(num_buckets: int, decay: float | None) -> list[float]:
     """The fixed LLRD factors `d_j = decay ** (n - 1 - j)`: 1 for the head (last bucket).
 
@@ -296,23 +336,21 @@ class Curriculum:
             xp: `keras.ops` (traceable) or `numpy` (host).
         """
         ratios = self.start_ratios if ratios is None else ratios
-        m = get_schedule(self.schedule).multiplier(step, ratios, self.steps, self.params, xp=xp)
-        if not self.layer_factors:
-            return m
-        if factors is None:
+        if self.layer_factors and factors is None:
             factors = (
                 np.asarray(self.layer_factors)
                 if xp is np
                 else ops.convert_to_tensor(np.float32(self.layer_factors))
             )
-        return m * factors
+        factors = factors if self.layer_factors else None
+        return bucket_multiplier(self.schedule, self.params, step, ratios, self.steps, factors, xp=xp)
 
     def rates_at(self, step: int) -> list[float]:
         """Every bucket's rate at iteration `step`, as Python floats computed on the host."""
         step = check_int("step", step)
         base = float(ops.convert_to_numpy(base_rate_at(self.base, step)))
         m = self.multipliers(float(step), np.asarray(self.start_ratios, dtype=np.float64), xp=np)
-        return [base * float(x) for x in np.atleast_1d(m)][: self.num_buckets]
+        return [float(bucket_rate(base, float(x))) for x in np.atleast_1d(m)][: self.num_buckets]
 
     def reach_step(self, bucket: int) -> int:
         """First iteration where bucket `bucket`'s multiplier is within 1e-6 of 1.
@@ -395,11 +433,18 @@ class CurriculumSchedule(LearningRateSchedule):
         self.params = get_schedule(schedule).check_params(params)
 
     def __call__(self, step):
-        m = get_schedule(self.schedule).multiplier(
-            ops.cast(step, "float32"), self.start_ratio, self.curriculum_steps, self.params
+        multiplier = bucket_multiplier(
+            self.schedule,
+            self.params,
+            ops.cast(step, "float32"),
+            self.start_ratio,
+            self.curriculum_steps,
+            self.layer_factor,
         )
-        rate = ops.cast(base_rate_at(self.base_learning_rate, step), "float32") * (m * self.layer_factor)
-        return rate if self.scale is None else rate * ops.cast(self.scale, "float32")
+        scale = None if self.scale is None else ops.cast(self.scale, "float32")
+        return bucket_rate(
+            ops.cast(base_rate_at(self.base_learning_rate, step), "float32"), multiplier, scale
+        )
 
     def get_config(self) -> dict:
         base = self.base_learning_rate

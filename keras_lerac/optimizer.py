@@ -16,6 +16,7 @@ from keras_lerac.curriculum import (
     Curriculum,
     LearningRateSchedule,
     base_rate_at,
+    bucket_rate,
 )
 from keras_lerac.settings import Settings
 
@@ -412,11 +413,16 @@ class LeRaC(keras.optimizers.Optimizer):
         return ratios, factors
 
     def _rate_vector(self, base_rate):
-        """Every bucket's rate at the current iteration (scale included), as one vector op."""
+        """Every bucket's rate at the current iteration, as one vector op.
+
+        `base_rate` is `learning_rate` (the scale included), which Keras computes for
+        the step anyway."""
         # The raw count, at which Keras also evaluates the base schedule.
         step = ops.cast(_keras.step_counter(self), "float32")
         ratios, factors = self._ratio_tensors()
-        return ops.cast(base_rate, "float32") * self._curriculum.multipliers(step, ratios, factors)
+        return bucket_rate(
+            ops.cast(base_rate, "float32"), self._curriculum.multipliers(step, ratios, factors)
+        )
 
     def _apply_weight_decay(self, variables):
         # Keras calls this before the update, as for any optimizer: each bucket decays

@@ -198,3 +198,26 @@ def test_curriculum_off_under_a_rate_callback_is_the_plain_optimizer(make):
     lerac = run(lambda model: LeRaC(make(), curriculum_steps=0, model=model))
     for a, b in zip(plain, lerac):
         np.testing.assert_allclose(a, b, atol=1e-6, rtol=0)
+
+
+def test_each_buckets_schedule_and_the_step_agree_to_the_bit_under_a_scale():
+    # The rate product is written once (curriculum.bucket_rate): the vector the step uses,
+    # each bucket optimizer's own schedule and the plan times the scale multiply alike.
+    variables = [keras.Variable(np.zeros((2,), "float32"), name=f"v{j}") for j in range(5)]
+    opt = LeRaC(
+        keras.optimizers.SGD(0.1),
+        min_learning_rate=1e-3,
+        curriculum_steps=7,
+        layer_decay=0.7,
+        buckets=[[v] for v in variables],
+    )
+    opt.build(variables)
+    for _ in range(3):
+        opt.apply([keras.ops.ones((2,))] * 5, variables)
+    opt.learning_rate = 0.1 * 0.37  # a scale that is not a power of two
+    live = np.array(opt.current_learning_rates(), "float32")
+    step = opt.iterations
+    scheduled = [
+        keras.ops.convert_to_numpy(inner._learning_rate(step)).astype("float32") for inner in opt.bucket_optimizers
+    ]
+    np.testing.assert_array_equal(live, np.array(scheduled, "float32"))
