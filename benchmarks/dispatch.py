@@ -225,9 +225,8 @@ def run_worker(
             index += 1
             row = {"model": kind, "model_name": name, "optimizer": opt_name, "batch_size": BATCH, **measured}
             timing.summarise(row, targets_for(row["buckets"]))
-            plain_ms = row["arms"]["plain"]["step_ms_median"]
             ratio = row["ratios"]["lerac/plain"]
-            row["extra_us_per_bucket"] = 1000.0 * (ratio - 1.0) * plain_ms / max(1, row["buckets"] or 1)
+            row["extra_us_per_bucket"] = report_writer.extra_us_per_bucket(row)
             row["wall_s"] = time.perf_counter() - start
             out["results"].append(row)
             log(
@@ -243,23 +242,12 @@ def run_worker(
 
 
 # ---------------------------------------------------------------------- report
-COLUMNS = (
-    "backend",
-    "opt",
-    "model",
-    "buckets",
-    "steps x rounds",
-    "plain ms/step",
-    "step target",
-    "LeRaC/plain step",
-    "extra us / bucket / step",
-    "1st epoch s plain",
-    "1st epoch target",
-    "LeRaC/plain 1st epoch",
-)
-LEGEND = report_writer.LEGEND + (
-    " Batch 8. `extra us / bucket / step`: (ratio - 1) x plain step time / buckets. "
-    f"Flatness: the {FLAT_PAIR[1]}-bucket MLP's step ratio minus the {FLAT_PAIR[0]}-bucket "
+COLUMNS = ("backend", "opt", "model", "buckets", *report_writer.BUCKET_TIMING_COLUMNS)
+LEGEND = (
+    report_writer.LEGEND
+    + " Batch 8."
+    + report_writer.EXTRA_US_LEGEND
+    + f" Flatness: the {FLAT_PAIR[1]}-bucket MLP's step ratio minus the {FLAT_PAIR[0]}-bucket "
     f"one's, target <= {FLAT_TARGET}."
 )
 
@@ -279,9 +267,7 @@ def markdown(report: dict) -> str:
                     row["optimizer"],
                     row["model_name"] if row["model"] != RESNET else RESNET,
                     row["buckets"],
-                    *report_writer.timing_cells(row, "step"),
-                    f"{row['extra_us_per_bucket']:.1f}",
-                    *report_writer.timing_cells(row, "first_epoch"),
+                    *report_writer.bucket_timing_cells(row),
                 ]
             )
             note = report_writer.floor_note(

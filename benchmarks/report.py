@@ -101,6 +101,34 @@ def timing_cells(
     return [*head, target, *(ratio_cell(row["checks"].get(check + suffix), floor) for suffix in suffixes)]
 
 
+# The columns a per-bucket timing table (scaling.py, dispatch.py) shares after its keys.
+BUCKET_TIMING_COLUMNS = (
+    "steps x rounds",
+    "plain ms/step",
+    "step target",
+    "LeRaC/plain step",
+    "extra us / bucket / step",
+    "1st epoch s plain",
+    "1st epoch target",
+    "LeRaC/plain 1st epoch",
+)
+EXTRA_US_LEGEND = " `extra us / bucket / step`: (ratio - 1) x plain step time / buckets."
+
+
+def extra_us_per_bucket(row: dict, buckets: int | None = None) -> float:
+    """What one bucket costs per step, in microseconds, from the median LeRaC / plain ratio.
+
+    `buckets` stands in where the row measured none (an unbuilt optimizer)."""
+    plain_ms = row["arms"]["plain"]["step_ms_median"]
+    return 1000.0 * (row["ratios"]["lerac/plain"] - 1.0) * plain_ms / max(1, row["buckets"] or buckets or 1)
+
+
+def bucket_timing_cells(row: dict) -> list[str]:
+    """A row's cells under `BUCKET_TIMING_COLUMNS`."""
+    extra = f"{row['extra_us_per_bucket']:.1f}"
+    return [*timing_cells(row, "step"), extra, *timing_cells(row, "first_epoch")]
+
+
 def succeeded(report: dict, rows: list) -> Iterator[dict]:
     """The report's workers that ran, in order; each one that failed adds its error row to `rows`."""
     for worker in report["workers"]:

@@ -150,8 +150,7 @@ def run_worker(
             overhead.summarise(row, overhead.targets_for(kind, row["buckets"]))
             plain_ms = row["arms"]["plain"]["step_ms_median"]
             ratio = row["ratios"]["lerac/plain"]
-            # What one bucket costs per step, in microseconds (from the median ratio).
-            row["extra_us_per_bucket"] = 1000.0 * (ratio - 1.0) * plain_ms / max(1, row["buckets"] or n)
+            row["extra_us_per_bucket"] = report_writer.extra_us_per_bucket(row, n)
             row["wall_s"] = time.perf_counter() - start
             out["results"].append(row)
             floor = row["floor"]["step"]["median"] if row.get("floor") else float("nan")
@@ -167,24 +166,11 @@ def run_worker(
 
 
 # ---------------------------------------------------------------------- report
-COLUMNS = (
-    "backend",
-    "opt",
-    "buckets",
-    "model",
-    "steps x rounds",
-    "plain ms/step",
-    "step target",
-    "LeRaC/plain step",
-    "extra us / bucket / step",
-    "1st epoch s plain",
-    "1st epoch target",
-    "LeRaC/plain 1st epoch",
-)
-LEGEND = report_writer.LEGEND + (
-    " Targets past 97 buckets extend the issue's (1.03 per step; first epoch 1.10 up to "
-    "25 buckets, 1.15 beyond). `extra us / bucket / step`: (ratio - 1) x plain step time / "
-    "buckets."
+COLUMNS = ("backend", "opt", "buckets", "model", *report_writer.BUCKET_TIMING_COLUMNS)
+LEGEND = (
+    report_writer.LEGEND
+    + " Targets past 97 buckets extend the issue's (1.03 per step; first epoch 1.10 up to "
+    "25 buckets, 1.15 beyond)." + report_writer.EXTRA_US_LEGEND
 )
 
 
@@ -199,9 +185,7 @@ def markdown(report: dict) -> str:
                     row["optimizer"],
                     row["buckets"],
                     row["model_name"],
-                    *report_writer.timing_cells(row, "step"),
-                    f"{row['extra_us_per_bucket']:.1f}",
-                    *report_writer.timing_cells(row, "first_epoch"),
+                    *report_writer.bucket_timing_cells(row),
                 ]
             )
             if row["buckets"] != row["buckets_planned"]:
