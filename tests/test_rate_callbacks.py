@@ -217,7 +217,5 @@ def test_each_buckets_schedule_and_the_step_agree_to_the_bit_under_a_scale():
     opt.learning_rate = 0.1 * 0.37  # a scale that is not a power of two
     live = np.array(opt.current_learning_rates(), "float32")
     step = opt.iterations
-    scheduled = [
-        keras.ops.convert_to_numpy(inner._learning_rate(step)).astype("float32") for inner in opt.bucket_optimizers
-    ]
-    np.testing.assert_array_equal(live, np.array(scheduled, "float32"))
+    scheduled = [keras.ops.convert_to_numpy(o._learning_rate(step)) for o in opt.bucket_optimizers]
+    np.testing.assert_array_equal(live, np.array(scheduled).astype("float32"))
