@@ -293,6 +293,18 @@ def test_the_exact_against_vector_table_is_the_jax_adam_results_files():
         assert first == " / ".join(f"{rows[n]['checks']['first_epoch']['value']:.2f}" for n in (25, 97))
 
 
+def test_the_readme_cost_is_the_overhead_and_dispatch_results_files():
+    overhead = [row["checks"]["step_time"] for row in _overhead_rows().values()]
+    dispatch = [row["checks"]["step_time"] for row in _dispatch_rows("dispatch/dispatch.json").values()]
+    expect(
+        section("Cost", README),
+        f"{sum(c['pass'] for c in overhead)} of {len(overhead)} step-time ratios",
+        f"(the highest {max(c['value'] for c in overhead):.3f})",
+        f"{sum(c['pass'] for c in dispatch)} of {len(dispatch)} where steps are short",
+        f"the highest {max(c['value'] for c in dispatch):.3f})",
+    )
+
+
 # ----------------------------------------------------------------------------- the study
 def _study():
     summary = load("sensitivity/summary.json")
