@@ -364,12 +364,13 @@ def run_worker(
     index = 0
     for kind in models:
         batch = batch_size(kind)
+        kind_arms = arms_for(build_model(kind, tiny), arms, extras)
         for opt_name in optimizers:
             start = time.perf_counter()
             name, measured = measure_model(
                 partial(build_model, kind, tiny),
                 partial(make_arm, opt_name=opt_name, extras=extras),
-                arms_for(build_model(kind, tiny), arms, extras),
+                kind_arms,
                 partial(make_data, kind, tiny=tiny, batch=batch),
                 batch,
                 first_steps=first_steps_for(settings, kind),

@@ -336,13 +336,14 @@ class Curriculum:
             xp: `keras.ops` (traceable) or `numpy` (host).
         """
         ratios = self.start_ratios if ratios is None else ratios
-        if self.layer_factors and factors is None:
+        if not self.layer_factors:
+            factors = None
+        elif factors is None:
             factors = (
                 np.asarray(self.layer_factors)
                 if xp is np
                 else ops.convert_to_tensor(np.float32(self.layer_factors))
             )
-        factors = factors if self.layer_factors else None
         return bucket_multiplier(self.schedule, self.params, step, ratios, self.steps, factors, xp=xp)
 
     def rates_at(self, step: int) -> list[float]:

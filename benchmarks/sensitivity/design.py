@@ -416,6 +416,12 @@ def config_key(spec: dict) -> str:
     return key_of(spec, CONFIG_FIELDS)
 
 
+def runs_by_cell(runs: dict, cell_of) -> dict[tuple, dict]:
+    """The run records by `(config_key, base_lr, regime, cell_of(record), seed)`: how the
+    studies' reports find the record of a seed of a regime in a cell."""
+    return {(config_key(r), r["base_lr"], r["regime"], cell_of(r), r["seed"]): r for r in runs.values()}
+
+
 def config_label(cfg: dict) -> str:
     """A short readable name: `digits mlp d6 w64 sgd cosine 15ep b32` (+ res, bn)."""
     parts = [cfg["data"], cfg["model"], f"d{cfg['depth']}", f"w{cfg['width']}"]

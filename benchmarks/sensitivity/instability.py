@@ -21,7 +21,7 @@ import math
 import os
 import statistics
 
-from benchmarks.sensitivity.design import config_key, config_label
+from benchmarks.sensitivity.design import config_key, config_label, runs_by_cell
 from keras_lerac.experiments.stats import paired_difference
 
 COLLAPSE_SHARE = 0.25
@@ -124,10 +124,7 @@ def analyse(design: dict, runs: dict[str, dict], rates: dict[str, dict]) -> dict
     `scores` (`{regime: {seed: points}}`), `regimes` (`distribution` of each) and
     `contrasts` (`{name: paired_difference + p, p_holm, significant_holm, mcnemar}`).
     """
-    by_run = {}
-    for rec in runs.values():
-        cell = None if rec["regime"] == "conventional" else rec["k_fraction"]
-        by_run[(config_key(rec), rec["base_lr"], rec["regime"], cell, rec["seed"])] = rec
+    by_run = runs_by_cell(runs, lambda rec: None if rec["regime"] == "conventional" else rec["k_fraction"])
     cells = []
     for block in design["blocks"]:
         cfg = block["config"]

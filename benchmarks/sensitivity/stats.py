@@ -15,6 +15,7 @@ from benchmarks.sensitivity.design import (
     config_key,
     config_label,
     distinct_configs,
+    runs_by_cell,
 )
 from keras_lerac.experiments.stats import mean_se, paired_difference
 
@@ -140,10 +141,7 @@ def contrasts(design: dict, runs: dict[str, dict], rates: dict[str, dict]) -> li
     the four regimes of each seed; must be 0) and `contrasts`: `{name: paired_difference
     of the final-epoch accuracies in points}` over the seeds both regimes have.
     """
-    by_run: dict[tuple, dict] = {}
-    for rec in runs.values():
-        cell = (rec["schedule"], rec["k_fraction"], rec["start_ratio"])
-        by_run[(config_key(rec), rec["base_lr"], rec["regime"], cell, rec["seed"])] = rec
+    by_run = runs_by_cell(runs, lambda rec: (rec["schedule"], rec["k_fraction"], rec["start_ratio"]))
     rows = []
     for block in design["blocks"]:
         cfg = block["config"]
